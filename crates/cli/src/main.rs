@@ -1,0 +1,2 @@
+//! The `tcpdoctor` binary: parses the command line and wires one source to one consumer.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Pure diagnosis: sockets and kernel context in, grouped counts and findings out.

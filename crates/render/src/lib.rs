@@ -1,0 +1,1 @@
+//! Pure renderers: reports in, text tables and JSON out.

@@ -1,0 +1,1 @@
+//! Live sources: netlink sock_diag, /proc/net/tcp, process attribution, namespaces, kernel context.
