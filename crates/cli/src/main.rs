@@ -1,2 +1,52 @@
 //! The `tcpdoctor` binary: parses the command line and wires one source to one consumer.
-fn main() {}
+//!
+//! Exit status (a contract): 0 success; 1 a finding reached `--fail-on` (diagnosis commands);
+//! 2 error: bad arguments, no permission, unknown namespace, unreadable input. A closed output
+//! pipe (`tcpdoctor ls | head`) is not an error.
+
+mod cli;
+mod cmd;
+mod out;
+
+use clap::Parser;
+use std::io;
+use std::process::ExitCode;
+
+/// An error whose message is already a complete sentence for the user; printed as
+/// `tcpdoctor: <message>` with exit status 2.
+#[derive(Debug)]
+pub struct UserError(pub String);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            #[allow(clippy::print_stderr)]
+            {
+                if e.downcast_ref::<UserError>().is_some() {
+                    eprintln!("tcpdoctor: {e}");
+                } else {
+                    eprintln!("tcpdoctor: {e:#}");
+                }
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -12,7 +12,7 @@
 //! [`ScanInfo::gaps`](tcpdoctor_model::ScanInfo).
 
 pub mod kernel;
-// pub mod live; (enabled once the netlink dump lands)
+pub mod live;
 pub mod netlink;
 pub mod owners;
 pub mod procfs;

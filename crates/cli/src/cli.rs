@@ -1,0 +1,257 @@
+//! The command line, declared once with clap; `--help`, the man page and shell completions are
+//! all generated from it.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use tcpdoctor_model::{Cidr, PortMatch, ServiceNames, StateSet};
+
+const ABOUT: &str =
+    "Finds out why a host drowns in TCP connection states, and says what to do about it.";
+
+const LONG_ABOUT: &str = "\
+Finds out why a host drowns in TCP connection states, and says what to do about it.
+
+tcpdoctor reads every TCP socket of this host (or of a network namespace) straight from the
+kernel (netlink sock_diag, the interface ss uses), counts and groups them, finds owners, and
+explains what the piles of TIME_WAIT, CLOSE_WAIT or SYN_RECV mean and which fix is right.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  tcpdoctor summary                       counts per state, IPv4/IPv6, kernel cross-check
+  tcpdoctor summary --by service          which local service or remote service the sockets belong to
+  tcpdoctor summary --by process          which process holds them (reads /proc: run as root)
+  tcpdoctor ls --state time-wait --dport 3306
+                                          every TIME_WAIT socket towards MySQL servers
+  tcpdoctor ls --state close-wait -p      CLOSE_WAIT sockets and the processes that hold them
+  tcpdoctor -N blue summary               look into the network namespace 'blue' (ip netns add blue)
+  tcpdoctor summary --json | jq .states   machine-readable output (see docs/json.md)
+
+Exit status: 0 success, 2 error (bad arguments, no permission, unknown namespace).";
+
+/// Top-level command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tcpdoctor",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Options shared by every command (accepted before or after the command).
+    #[command(flatten)]
+    pub global: Global,
+    /// The command; without one, `summary` runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options that every command accepts, before or after its name.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Look into the network namespace NAME (as created by `ip netns add NAME`; like `ss -N`).
+    /// Needs root.
+    #[arg(short = 'N', long = "netns", value_name = "NAME", global = true)]
+    pub netns: Option<String>,
+
+    /// Where to read sockets from: `netlink` (sock_diag, fast, with timers and backlogs),
+    /// `proc` (/proc/net/tcp and tcp6), or `auto` (netlink, falling back to proc with a note).
+    #[arg(long, value_enum, default_value_t = SourceArg::Auto, global = true)]
+    pub source: SourceArg,
+
+    /// Print JSON (a versioned contract, see docs/json.md) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// When to use colour: `auto` (on a terminal, unless NO_COLOR is set), `always`, `never`.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorArg,
+}
+
+/// `--source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    /// netlink, falling back to /proc when netlink is unavailable.
+    Auto,
+    /// netlink sock_diag only.
+    Netlink,
+    /// /proc/net/tcp and /proc/net/tcp6 only.
+    Proc,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// On a terminal unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Count sockets per state, IPv4/IPv6, with the kernel's own TIME_WAIT figure as a
+    /// cross-check; optionally grouped with --by.
+    #[command(after_help = "\
+Groups (--by):
+  service   the local listening port (this host is the server) or else the remote port (this host
+            is the client), named from /etc/services: `mysql (3306)`
+  peer      the remote IP address
+  process   the owning process (pid and name); sockets with no owner are counted apart, saying why
+            (TIME_WAIT, SYN_RECV and orphaned sockets belong to no process)
+  state     the TCP state
+
+Examples:
+  tcpdoctor summary --by peer --top 5
+  tcpdoctor summary --state time-wait --by service")]
+    Summary(SummaryArgs),
+
+    /// List sockets one per line (state, queues, local, peer, timer with time left, process),
+    /// like `ss -tanpo`, with filters.
+    #[command(after_help = "\
+Columns: Recv-Q/Send-Q are unread/unacknowledged bytes; for LISTEN they are the accept-queue length
+and its limit (the backlog). Timer is the kernel's running timer and the time left on it:
+`timewait,59sec` (a TIME_WAIT socket lives 60 s on Linux), `keepalive,119min`, `on,200ms`
+(retransmit), `persist` (zero-window probe); a third field counts retransmits or probes.
+
+Examples:
+  tcpdoctor ls --state time-wait --sport 8080
+  tcpdoctor ls --state established,close-wait --dst 10.0.0.0/8 -p
+  tcpdoctor ls --process nginx")]
+    Ls(LsArgs),
+
+    /// Print shell completions or the man page, generated from this command line.
+    #[command(hide = true)]
+    Generate {
+        /// What to generate.
+        #[arg(value_enum)]
+        kind: GenerateKind,
+        /// Write into this directory instead of standard output.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+/// `generate` kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateKind {
+    /// roff man page.
+    Man,
+    /// bash completions.
+    Bash,
+    /// zsh completions.
+    Zsh,
+    /// fish completions.
+    Fish,
+}
+
+/// Socket filters shared by commands.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Only these states (comma-separated or repeated). Accepts Linux/netstat names
+    /// (TIME_WAIT, CLOSE_WAIT), ss names (time-wait, estab, syn-recv, fin-wait-1), and ss groups:
+    /// all, connected (all but LISTEN and CLOSE), synchronized (connected but SYN_SENT),
+    /// bucket (SYN_RECV and TIME_WAIT), big (all but bucket). The kernel does the filtering.
+    #[arg(short = 's', long = "state", value_name = "STATE", value_delimiter = ',',
+          value_parser = parse_state)]
+    pub state: Vec<StateSet>,
+
+    /// Only sockets whose local port is PORT, a range (8000-8100) or a service name (mysql).
+    #[arg(long, value_name = "PORT", value_parser = parse_port)]
+    pub sport: Vec<PortMatch>,
+
+    /// Only sockets whose remote port is PORT, a range or a service name.
+    #[arg(long, value_name = "PORT", value_parser = parse_port)]
+    pub dport: Vec<PortMatch>,
+
+    /// Only sockets whose local address is in CIDR (10.0.0.0/8, 127.0.0.1, fd00::/64).
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+    pub src: Vec<Cidr>,
+
+    /// Only sockets whose remote address is in CIDR.
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+    pub dst: Vec<Cidr>,
+
+    /// Only sockets held by this process id (implies owner lookup).
+    #[arg(long, value_name = "PID")]
+    pub pid: Vec<u32>,
+
+    /// Only sockets held by a process with this name (exact comm, or part of the command line).
+    #[arg(long, value_name = "NAME")]
+    pub process: Vec<String>,
+}
+
+/// `summary` options.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Group sockets by service, peer, process or state, and show the top groups.
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub by: Option<ByArg>,
+
+    /// How many groups to show with --by; the rest are summed into one line.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// Filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `--by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ByArg {
+    /// Local listening port or remote service port.
+    Service,
+    /// Remote address.
+    Peer,
+    /// Owning process.
+    Process,
+    /// TCP state.
+    State,
+}
+
+/// `ls` options.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Show the owning process of each socket (reads /proc/*/fd; run as root to see all).
+    #[arg(short = 'p', long = "processes")]
+    pub processes: bool,
+
+    /// Filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+fn parse_state(s: &str) -> Result<StateSet, String> {
+    StateSet::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_cidr(s: &str) -> Result<Cidr, String> {
+    s.parse::<Cidr>().map_err(|e| e.to_string())
+}
+
+/// `/etc/services`, read once when a port is given by name.
+pub fn services() -> &'static ServiceNames {
+    static S: OnceLock<ServiceNames> = OnceLock::new();
+    S.get_or_init(|| {
+        std::fs::read_to_string("/etc/services")
+            .map(|t| ServiceNames::parse(&t))
+            .unwrap_or_default()
+    })
+}
+
+fn parse_port(s: &str) -> Result<PortMatch, String> {
+    match s.parse::<PortMatch>() {
+        Ok(p) => Ok(p),
+        Err(e) => match services().port(s.trim().trim_start_matches(':')) {
+            Some(p) => Ok(PortMatch { lo: p, hi: p }),
+            None => Err(e.to_string()),
+        },
+    }
+}
