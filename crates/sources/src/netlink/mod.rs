@@ -292,11 +292,7 @@ pub fn dump(opts: &DumpOptions, sink: &mut dyn SocketSink) -> Result<DumpStats, 
     let bytecode = wire::compile_port_filter(&opts.sport, &opts.dport)?;
     let mut stats = DumpStats::default();
     let mut buf = vec![0u8; opts.bufsize.max(8192)];
-    let mut scratch = Socket::new(
-        TcpState::Close,
-        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-    );
+    let mut scratch = scratch_socket();
     loop {
         let r = dump_once(
             opts,
@@ -415,7 +411,7 @@ impl Walker<'_> {
             request: name,
             source,
         })?;
-        let want_ty = req.message_type();
+        let mut dec = ReplyDecoder::new(req, seq);
         loop {
             let r = match self.sock.recv(self.buf) {
                 Ok(r) => r,
@@ -452,63 +448,117 @@ impl Walker<'_> {
             }
             self.stats.datagrams += 1;
             self.stats.bytes += r.len as u64;
-            for m in wire::messages(&self.buf[..r.len]) {
-                let m = m?;
-                self.stats.messages += 1;
-                if m.seq != seq {
-                    return Err(NetlinkError::Sequence {
-                        expected: seq,
-                        got: m.seq,
-                    });
-                }
-                if m.flags & wire::NLM_F_DUMP_INTR != 0 {
-                    self.stats.interrupted = true;
-                }
-                if m.ty == want_ty {
-                    match wire::decode_diag_msg(m.payload, self.scratch)? {
-                        Decoded::Socket => {
-                            self.stats.sockets += 1;
-                            self.sink.socket(self.scratch);
-                        }
-                        Decoded::SocketUnknownTimer(_) => {
-                            self.stats.sockets += 1;
-                            self.stats.unknown_timer += 1;
-                            self.sink.socket(self.scratch);
-                        }
-                        Decoded::UnknownState(_) => self.stats.skipped_unknown_state += 1,
-                        Decoded::UnknownFamily(_) => self.stats.skipped_unknown_family += 1,
-                    }
-                    continue;
-                }
-                match m.ty {
-                    wire::NLMSG_DONE => {
-                        let status = wire::decode_done(m.payload);
-                        if status < 0 {
-                            return Err(kernel_error(name, status.saturating_neg()));
-                        }
-                        self.stats.walks += 1;
-                        return Ok(());
-                    }
-                    wire::NLMSG_ERROR => {
-                        let e = wire::decode_error(m.payload)?;
-                        if e != 0 {
-                            return Err(kernel_error(name, e.saturating_neg()));
-                        }
-                        // 0 is an acknowledgement; nothing to do.
-                    }
-                    wire::NLMSG_NOOP => {}
-                    wire::NLMSG_OVERRUN => {
-                        return Err(NetlinkError::Overflow {
-                            request: name,
-                            delivered: self.stats.sockets,
-                            rcvbuf: self.stats.rcvbuf,
-                        })
-                    }
-                    _ => self.stats.skipped_other += 1,
-                }
+            let data = &self.buf[..r.len];
+            if dec.feed(data, self.scratch, &mut *self.sink, self.stats)? == Progress::Done {
+                self.stats.walks += 1;
+                return Ok(());
             }
         }
     }
+}
+
+/// Whether a dump has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// More datagrams follow.
+    More,
+    /// `NLMSG_DONE` was seen.
+    Done,
+}
+
+/// Decodes the reply datagrams of one dump request, without any I/O: the part of [`dump`] that
+/// turns bytes into sockets, usable on captured or hand-built buffers.
+#[derive(Debug, Clone)]
+pub struct ReplyDecoder {
+    request: Request,
+    seq: u32,
+}
+
+impl ReplyDecoder {
+    /// A decoder for the replies to `request` sent with sequence number `seq`.
+    pub fn new(request: Request, seq: u32) -> ReplyDecoder {
+        ReplyDecoder { request, seq }
+    }
+
+    /// Decodes one datagram: every diag message is decoded into `scratch` and handed to `sink`
+    /// at once; `stats` counts messages and sockets (not datagrams or bytes). Stops at
+    /// `NLMSG_DONE` (anything after it in the datagram is ignored). Errors: kernel errors
+    /// (`NLMSG_ERROR`, a negative `NLMSG_DONE` status), `NLMSG_OVERRUN`, a wrong sequence number,
+    /// malformed bytes. Sockets decoded before an error stay delivered.
+    pub fn feed(
+        &mut self,
+        datagram: &[u8],
+        scratch: &mut Socket,
+        sink: &mut dyn SocketSink,
+        stats: &mut DumpStats,
+    ) -> Result<Progress, NetlinkError> {
+        let name = self.request.name();
+        let want_ty = self.request.message_type();
+        for m in wire::messages(datagram) {
+            let m = m?;
+            stats.messages += 1;
+            if m.seq != self.seq {
+                return Err(NetlinkError::Sequence {
+                    expected: self.seq,
+                    got: m.seq,
+                });
+            }
+            if m.flags & wire::NLM_F_DUMP_INTR != 0 {
+                stats.interrupted = true;
+            }
+            if m.ty == want_ty {
+                match wire::decode_diag_msg(m.payload, scratch)? {
+                    Decoded::Socket => {
+                        stats.sockets += 1;
+                        sink.socket(scratch);
+                    }
+                    Decoded::SocketUnknownTimer(_) => {
+                        stats.sockets += 1;
+                        stats.unknown_timer += 1;
+                        sink.socket(scratch);
+                    }
+                    Decoded::UnknownState(_) => stats.skipped_unknown_state += 1,
+                    Decoded::UnknownFamily(_) => stats.skipped_unknown_family += 1,
+                }
+                continue;
+            }
+            match m.ty {
+                wire::NLMSG_DONE => {
+                    let status = wire::decode_done(m.payload);
+                    if status < 0 {
+                        return Err(kernel_error(name, status.saturating_neg()));
+                    }
+                    return Ok(Progress::Done);
+                }
+                wire::NLMSG_ERROR => {
+                    let e = wire::decode_error(m.payload)?;
+                    if e != 0 {
+                        return Err(kernel_error(name, e.saturating_neg()));
+                    }
+                    // 0 is an acknowledgement; nothing to do.
+                }
+                wire::NLMSG_NOOP => {}
+                wire::NLMSG_OVERRUN => {
+                    return Err(NetlinkError::Overflow {
+                        request: name,
+                        delivered: stats.sockets,
+                        rcvbuf: stats.rcvbuf,
+                    })
+                }
+                _ => stats.skipped_other += 1,
+            }
+        }
+        Ok(Progress::More)
+    }
+}
+
+/// A fresh scratch socket for [`ReplyDecoder::feed`].
+pub fn scratch_socket() -> Socket {
+    Socket::new(
+        TcpState::Close,
+        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+    )
 }
 
 #[cfg(test)]
