@@ -3,6 +3,7 @@
 //!
 //! Multi-byte netlink fields are in host order, so the literal buffers here are little-endian.
 #![cfg(target_endian = "little")]
+#![allow(clippy::unwrap_used)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tcpdoctor_model::{Family, PortMatch, Socket, StateSet, TcpState, Timer, TimerKind, VecSink};
