@@ -21,9 +21,9 @@ pub mod report;
 mod scenario;
 
 pub use cmd::{run_with_timeout, CmdOutput};
-pub use netns::{Netns, Veth};
+pub use netns::{is_running, Netns, Veth};
 pub use report::{ReadyReport, TwSide};
-pub use scenario::Scenario;
+pub use scenario::{Scenario, READY_TIMEOUT};
 
 use std::time::Duration;
 

@@ -86,7 +86,7 @@ fn kill_pid(pid: u32) {
     else {
         return;
     };
-    let alive = || Path::new("/proc").join(pid.to_string()).exists();
+    let alive = || is_running(pid);
     let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
     let start = Instant::now();
     while alive() && start.elapsed() < GRACE {
@@ -95,6 +95,18 @@ fn kill_pid(pid: u32) {
     if alive() {
         let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
     }
+}
+
+/// Whether `pid` is a live process (exists and is not a zombie).
+pub fn is_running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the last ')' (the command name may contain anything).
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
 }
 
 impl Netns {
