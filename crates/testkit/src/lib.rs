@@ -12,6 +12,26 @@
 //!
 //! Every wait is bounded in time; every command has a timeout. Tests that need root call
 //! [`require_root`] first and return when it says so.
+//!
+//! A test in `crates/cli/tests` (add `tcpdoctor-testkit` and `serde_json` as dev-dependencies):
+//!
+//! ```no_run
+//! use tcpdoctor_testkit::{require_root, run_with_timeout, Netns};
+//! use std::time::Duration;
+//!
+//! if !require_root("summary_counts_states") { return; }
+//! let ns = Netns::new("td-summary").unwrap();
+//! let sc = ns.scenario(&["--listen", "3", "--est", "5", "--cw", "2", "--tw", "4"]).unwrap();
+//! // In the cli crate: env!("CARGO_BIN_EXE_tcpdoctor").
+//! let tcpdoctor = tcpdoctor_testkit::bins::workspace_bin("tcpdoctor").unwrap();
+//! let mut cmd = std::process::Command::new(tcpdoctor);
+//! cmd.args(["summary", "--json", "-N", ns.name()]);
+//! let out = run_with_timeout(&mut cmd, Duration::from_secs(30)).unwrap().ok("tcpdoctor").unwrap();
+//! let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+//! // The same 11-key shape as the report's kernel counts.
+//! assert_eq!(v["states"], serde_json::to_value(sc.report().kernel.all).unwrap());
+//! assert_eq!(v["total"], 21);
+//! ```
 
 pub mod bins;
 mod cmd;
