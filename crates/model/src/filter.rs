@@ -71,7 +71,10 @@ impl Cidr {
     /// Whether `ip` is inside the prefix.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6)),
             v4 => v4,
         };
         match (self.addr, ip) {
@@ -80,7 +83,9 @@ impl Cidr {
                 u32::from(net) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.len)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.len))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -104,7 +109,10 @@ impl FromStr for Cidr {
             IpAddr::V6(v6) if len.is_none() || len >= Some(96) => match v6.to_ipv4_mapped() {
                 Some(v4) => {
                     let l = len.map(|l| l - 96).unwrap_or(32);
-                    return Ok(Cidr { addr: IpAddr::V4(v4), len: l });
+                    return Ok(Cidr {
+                        addr: IpAddr::V4(v4),
+                        len: l,
+                    });
                 }
                 None => IpAddr::V6(v6),
             },
@@ -189,9 +197,9 @@ impl SocketFilter {
         }
         if !self.process.is_empty()
             && !s.owners.iter().any(|p| {
-                self.process
-                    .iter()
-                    .any(|n| p.comm == *n || (!p.cmdline.is_empty() && p.cmdline.contains(n.as_str())))
+                self.process.iter().any(|n| {
+                    p.comm == *n || (!p.cmdline.is_empty() && p.cmdline.contains(n.as_str()))
+                })
             })
         {
             return false;
@@ -227,8 +235,14 @@ mod tests {
 
     #[test]
     fn ports() {
-        assert_eq!("80".parse::<PortMatch>().unwrap(), PortMatch { lo: 80, hi: 80 });
-        assert_eq!(":80".parse::<PortMatch>().unwrap(), PortMatch { lo: 80, hi: 80 });
+        assert_eq!(
+            "80".parse::<PortMatch>().unwrap(),
+            PortMatch { lo: 80, hi: 80 }
+        );
+        assert_eq!(
+            ":80".parse::<PortMatch>().unwrap(),
+            PortMatch { lo: 80, hi: 80 }
+        );
         assert!("8000-8100".parse::<PortMatch>().unwrap().contains(8050));
         assert!("9-1".parse::<PortMatch>().is_err());
         assert!("70000".parse::<PortMatch>().is_err());
@@ -241,8 +255,15 @@ mod tests {
             "10.0.0.1:40000".parse().unwrap(),
             "10.0.0.2:3306".parse().unwrap(),
         );
-        s.owners.push(Arc::new(Process { pid: 7, comm: "app".into(), ..Default::default() }));
-        let mut f = SocketFilter { dport: vec!["3306".parse().unwrap()], ..Default::default() };
+        s.owners.push(Arc::new(Process {
+            pid: 7,
+            comm: "app".into(),
+            ..Default::default()
+        }));
+        let mut f = SocketFilter {
+            dport: vec!["3306".parse().unwrap()],
+            ..Default::default()
+        };
         assert!(f.matches(&s));
         f.pids = vec![8];
         assert!(!f.matches(&s));

@@ -69,7 +69,12 @@ pub struct KernelContext {
 impl KernelContext {
     /// A sysctl as an unsigned number (first field for multi-value sysctls).
     pub fn sysctl_u64(&self, key: &str) -> Option<u64> {
-        self.sysctls.get(key)?.split_whitespace().next()?.parse().ok()
+        self.sysctls
+            .get(key)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
     }
 
     /// `net.ipv4.ip_local_port_range` as `(low, high)`.
@@ -130,7 +135,8 @@ mod tests {
 
     #[test]
     fn sockstat_parses_tcp_line() {
-        let t = "sockets: used 171\nTCP: inuse 5 orphan 0 tw 12 alloc 7 mem 1\nUDP: inuse 1 mem 0\n";
+        let t =
+            "sockets: used 171\nTCP: inuse 5 orphan 0 tw 12 alloc 7 mem 1\nUDP: inuse 1 mem 0\n";
         let s = Sockstat::parse(t).unwrap();
         assert_eq!((s.inuse, s.orphan, s.tw, s.alloc, s.mem), (5, 0, 12, 7, 1));
         assert_eq!(Sockstat::parse("UDP: inuse 1\n"), None);
@@ -148,8 +154,12 @@ mod tests {
     #[test]
     fn port_ranges() {
         let mut k = KernelContext::default();
-        k.sysctls.insert("net.ipv4.ip_local_port_range".into(), "32768\t60999".into());
-        k.sysctls.insert("net.ipv4.ip_local_reserved_ports".into(), "8080,9000-9010".into());
+        k.sysctls
+            .insert("net.ipv4.ip_local_port_range".into(), "32768\t60999".into());
+        k.sysctls.insert(
+            "net.ipv4.ip_local_reserved_ports".into(),
+            "8080,9000-9010".into(),
+        );
         assert_eq!(k.local_port_range(), Some((32768, 60999)));
         assert_eq!(k.reserved_ports(), vec![(8080, 8080), (9000, 9010)]);
     }

@@ -17,12 +17,18 @@ impl ServiceNames {
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("");
             let mut it = line.split_whitespace();
-            let (Some(name), Some(pp)) = (it.next(), it.next()) else { continue };
-            let Some((port, proto)) = pp.split_once('/') else { continue };
+            let (Some(name), Some(pp)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let Some((port, proto)) = pp.split_once('/') else {
+                continue;
+            };
             if proto != "tcp" {
                 continue;
             }
-            let Ok(port) = port.parse::<u16>() else { continue };
+            let Ok(port) = port.parse::<u16>() else {
+                continue;
+            };
             s.by_port.entry(port).or_insert_with(|| name.to_string());
             s.by_name.entry(name.to_string()).or_insert(port);
             for alias in it {

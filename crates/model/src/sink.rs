@@ -8,6 +8,12 @@ use crate::{Socket, StateCounts};
 pub trait SocketSink {
     /// One socket.
     fn socket(&mut self, s: &Socket);
+
+    /// Whether the consumer wants no more sockets (its output pipe closed, say). Sources check
+    /// it between batches and stop early; the default is never.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// A sink made from a closure.
@@ -43,5 +49,9 @@ impl SocketSink for CountingSink {
 impl<T: SocketSink + ?Sized> SocketSink for &mut T {
     fn socket(&mut self, s: &Socket) {
         (**self).socket(s)
+    }
+
+    fn stopped(&self) -> bool {
+        (**self).stopped()
     }
 }

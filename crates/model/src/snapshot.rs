@@ -50,7 +50,11 @@ pub struct Gap {
 impl Gap {
     /// A gap without a hint.
     pub fn new(kind: GapKind, message: impl Into<String>) -> Gap {
-        Gap { kind, message: message.into(), hint: None }
+        Gap {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// Adds a hint.
@@ -136,7 +140,11 @@ pub struct Snapshot {
 impl Snapshot {
     /// An empty snapshot for a source.
     pub fn new(info: ScanInfo) -> Snapshot {
-        Snapshot { info, sockets: Vec::new(), unknown_rows: Vec::new() }
+        Snapshot {
+            info,
+            sockets: Vec::new(),
+            unknown_rows: Vec::new(),
+        }
     }
 
     /// Per-state counts of the sockets.

@@ -114,12 +114,18 @@ pub struct Endpoint {
 impl Endpoint {
     /// An endpoint from a socket address.
     pub fn from_addr(a: SocketAddr) -> Endpoint {
-        Endpoint { host: Host::Ip(a.ip()), port: Port::Num(a.port()) }
+        Endpoint {
+            host: Host::Ip(a.ip()),
+            port: Port::Num(a.port()),
+        }
     }
 
     /// The unspecified IPv4 endpoint `0.0.0.0:0`.
     pub fn unspecified() -> Endpoint {
-        Endpoint { host: Host::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port: Port::Num(0) }
+        Endpoint {
+            host: Host::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            port: Port::Num(0),
+        }
     }
 
     /// The numeric address, when known.
@@ -133,7 +139,10 @@ impl Endpoint {
     /// The numeric address with IPv4-mapped IPv6 addresses turned into IPv4.
     pub fn canonical_ip(&self) -> Option<IpAddr> {
         self.ip().map(|ip| match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6)),
             v4 => v4,
         })
     }
@@ -222,7 +231,11 @@ impl Socket {
     /// A socket with the given state and endpoints and nothing else known.
     pub fn new(state: TcpState, local: SocketAddr, remote: SocketAddr) -> Socket {
         Socket {
-            family: if local.is_ipv4() { Family::Inet } else { Family::Inet6 },
+            family: if local.is_ipv4() {
+                Family::Inet
+            } else {
+                Family::Inet6
+            },
             state,
             local: Endpoint::from_addr(local),
             remote: Endpoint::from_addr(remote),

@@ -364,14 +364,20 @@ mod tests {
         assert!(connected.contains(TcpState::SynSent));
         let sync = StateSet::parse("synchronized").unwrap();
         assert!(!sync.contains(TcpState::SynSent));
-        assert_eq!(StateSet::parse("bucket").unwrap().bits(), (1 << 3) | (1 << 6));
+        assert_eq!(
+            StateSet::parse("bucket").unwrap().bits(),
+            (1 << 3) | (1 << 6)
+        );
         assert_eq!(StateSet::parse("big").unwrap().iter().count(), 9);
         assert_eq!(StateSet::parse("all").unwrap().bits(), 0xFFE);
         assert_eq!(StateSet::parse("time-wait").unwrap().bits(), 0x40);
         assert_eq!(StateSet::parse("close-wait").unwrap().bits(), 0x100);
         assert_eq!(StateSet::parse("listen").unwrap().bits(), 0x400);
         assert!(StateSet::parse("bogus").is_err());
-        assert_eq!(StateSet::parse_list("time-wait,CLOSE_WAIT").unwrap().bits(), 0x140);
+        assert_eq!(
+            StateSet::parse_list("time-wait,CLOSE_WAIT").unwrap().bits(),
+            0x140
+        );
         assert!(StateSet::parse_list(",").is_err());
     }
 

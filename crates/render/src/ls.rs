@@ -209,6 +209,10 @@ impl<W: Write> LsWriter<W> {
 }
 
 impl<W: Write> tcpdoctor_model::SocketSink for LsWriter<W> {
+    fn stopped(&self) -> bool {
+        self.error.is_some()
+    }
+
     fn socket(&mut self, s: &Socket) {
         if self.error.is_some() {
             return;

@@ -157,7 +157,7 @@ pub fn render_gaps(scan: &ScanInfo, style: &Style) -> String {
     for g in &scan.gaps {
         out.push_str(&format!("  - {}", g.message));
         if let Some(h) = &g.hint {
-            out.push_str(&format!(" ({})", style.paint(Paint::Dim, h)));
+            out.push_str(&format!(" (hint: {})", style.paint(Paint::Dim, h)));
         }
         out.push('\n');
     }

@@ -66,6 +66,10 @@ struct Stage<'a> {
 }
 
 impl SocketSink for Stage<'_> {
+    fn stopped(&self) -> bool {
+        self.sink.stopped()
+    }
+
     #[inline]
     fn socket(&mut self, s: &Socket) {
         match self.owners {
@@ -130,13 +134,13 @@ pub fn scan(opts: &LiveOptions, sink: &mut dyn SocketSink) -> Result<ScanInfo, S
         info.gap(Gap::new(
             GapKind::Vanished,
             format!(
-                "{} sockets have an owner that no process in /proc holds{}",
-                stage.unowned,
+                "sockets whose owner no process in /proc holds{}: {}",
                 if denied {
                     " (processes that could not be read, or in another PID namespace)"
                 } else {
                     " (a process in another PID namespace, or one that closed it during the scan)"
-                }
+                },
+                stage.unowned
             ),
         ));
     }
@@ -202,6 +206,9 @@ fn run_source(
     info.source = SourceKind::Proc;
     let ticks = sys::clock_ticks_per_second();
     for (name, family_missing_ok) in [("tcp", false), ("tcp6", true)] {
+        if stage.stopped() {
+            break;
+        }
         let path = format!("/proc/thread-self/net/{name}");
         let file = match File::open(&path) {
             Ok(f) => f,

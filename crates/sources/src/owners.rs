@@ -58,7 +58,7 @@ impl OwnerMap {
                         self.denied, self.processes
                     ),
                 )
-                .with_hint("run as root (or with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)"),
+                .with_hint("run as root, or with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"),
             );
         }
         if self.vanished > 0 {

@@ -199,6 +199,9 @@ pub fn read_table<R: Read>(
                 if states.contains(s.state) {
                     stats.sockets += 1;
                     sink.socket(&s);
+                    if sink.stopped() {
+                        break;
+                    }
                 }
             }
             Err(reason) => {

@@ -127,6 +127,8 @@ pub struct DumpStats {
     pub restarts: u32,
     /// The socket receive buffer the kernel granted (bytes, as `SO_RCVBUF` reports it).
     pub rcvbuf: usize,
+    /// The sink asked to stop ([`SocketSink::stopped`]) and the dump was abandoned early.
+    pub stopped: bool,
 }
 
 /// Why a dump failed. Every message says what happened and what to try.
@@ -384,6 +386,9 @@ fn dump_once(
                 }
             }
             w.walk(Request::ByFamily(Family::Inet), bytecode)?;
+            if w.stats.stopped {
+                return Ok(());
+            }
             w.walk(Request::ByFamily(Family::Inet6), bytecode)
         }
     }
@@ -451,6 +456,11 @@ impl Walker<'_> {
             let data = &self.buf[..r.len];
             if dec.feed(data, self.scratch, &mut *self.sink, self.stats)? == Progress::Done {
                 self.stats.walks += 1;
+                return Ok(());
+            }
+            if self.sink.stopped() {
+                // Closing the socket abandons the rest of the dump.
+                self.stats.stopped = true;
                 return Ok(());
             }
         }
