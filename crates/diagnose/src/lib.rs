@@ -5,9 +5,28 @@
 //! rule is tested with data files.
 //!
 //! * [`group`]: `summary --by service|peer|process|state` with top-N.
+//! * [`observe`]: the per-scan aggregates the rules need ([`Observation`], a sink).
+//! * [`diagnose()`]: observations + kernel context -> [`Report`] of [`Finding`]s;
+//!   the ids and thresholds are listed in [`catalogue`].
+//! * [`rates`]: counter deltas over an interval.
 
+pub mod catalogue;
+mod engine;
+pub mod finding;
 pub mod group;
+pub mod observe;
+pub mod os;
+pub mod rates;
+mod rules;
 
+pub use engine::{diagnose, kernel_version, DiagnoseInput, PortRange, Report};
+pub use finding::{
+    Avoid, Evidence, EvidenceGroup, Finding, GroupKind, Metric, Remedy, RemedyLevel, SampleSocket,
+    Severity, Value,
+};
 pub use group::{
     Direction, Group, GroupAggregator, GroupBy, Groups, ListeningPorts, Others, UnknownGroupBy,
 };
+pub use observe::{Observation, ObserveConfig};
+pub use os::{SourceOs, TimeWaitLen, UnknownOs};
+pub use rates::{rates, Rates};

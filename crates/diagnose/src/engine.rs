@@ -1,0 +1,306 @@
+//! The diagnosis entry point: [`diagnose`] turns observations and kernel context into a
+//! [`Report`].
+
+use crate::finding::{Finding, Severity};
+use crate::observe::Observation;
+use crate::os::SourceOs;
+use crate::rates::{rates, Rates};
+use crate::rules;
+use serde::{Deserialize, Serialize};
+use tcpdoctor_model::{KernelContext, ServiceNames, Sockstat, StateCounts, SCHEMA_VERSION};
+
+/// Everything [`diagnose`] looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct DiagnoseInput<'a> {
+    /// One observation per scan, oldest first; the last one is "now". Two or more enable
+    /// `connection-growth`.
+    pub observations: &'a [Observation],
+    /// Kernel context at the (last) scan. Empty for pasted text.
+    pub kernel: &'a KernelContext,
+    /// Kernel context at the start of the interval, for rates.
+    pub kernel_before: Option<&'a KernelContext>,
+    /// Milliseconds between `kernel_before` and `kernel`, and between the first and the last
+    /// observation when their `taken_at_ms` is unknown (then spread evenly).
+    pub interval_ms: Option<u64>,
+    /// The OS the sockets belong to.
+    pub os: SourceOs,
+    /// Port names for labels.
+    pub services: Option<&'a ServiceNames>,
+}
+
+impl<'a> DiagnoseInput<'a> {
+    /// An input with one or more observations and the current kernel context; no rates.
+    pub fn new(
+        observations: &'a [Observation],
+        kernel: &'a KernelContext,
+        os: SourceOs,
+    ) -> DiagnoseInput<'a> {
+        DiagnoseInput {
+            observations,
+            kernel,
+            kernel_before: None,
+            interval_ms: None,
+            os,
+            services: None,
+        }
+    }
+}
+
+/// The usable ephemeral range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRange {
+    /// First port.
+    pub low: u16,
+    /// Last port.
+    pub high: u16,
+    /// Ports of the range listed in `ip_local_reserved_ports`.
+    pub reserved: u64,
+    /// `high - low + 1 - reserved` (tcp-facts 5.1-5.2).
+    pub usable: u64,
+    /// Whether the range is a default assumed for the OS rather than read from the host.
+    pub assumed: bool,
+    /// Where the numbers come from.
+    pub source: String,
+}
+
+/// The result of a diagnosis: the `tcpdoctor --json` object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Sockets in the last observation.
+    pub total: u64,
+    /// Per-state counts of the last observation (all 11 keys).
+    pub states: StateCounts,
+    /// Findings, worst first.
+    pub findings: Vec<Finding>,
+    /// Rates over the interval, when two kernel readings were given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rates: Option<Rates>,
+    /// The OS the sockets belong to.
+    pub os: SourceOs,
+    /// Whether sysctls and counters were available (a live Linux host).
+    pub kernel_context: bool,
+    /// Kernel release when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_release: Option<String>,
+    /// `/proc/net/sockstat` when known (its `tw` is the kernel's own TIME_WAIT figure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sockstat: Option<Sockstat>,
+    /// Number of observations.
+    pub snapshots: usize,
+    /// Seconds between the first and the last observation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<f64>,
+    /// TIME_WAIT length used in the arithmetic, seconds.
+    pub time_wait_secs: u64,
+    /// The ephemeral range used in the arithmetic.
+    pub port_range: PortRange,
+    /// What could not be checked and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// The worst severity among the findings.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+
+    /// The finding with this id, if any (the first one).
+    pub fn finding(&self, id: &str) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.id == id)
+    }
+}
+
+/// Parsed `major.minor` of a kernel release (`6.8.0-45-generic` -> (6, 8)).
+pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut it = release.split(|c: char| !c.is_ascii_digit());
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Shared view for the rules.
+pub(crate) struct Ctx<'a> {
+    pub obs: &'a Observation,
+    pub all: &'a [Observation],
+    pub k: &'a KernelContext,
+    pub os: SourceOs,
+    pub live: bool,
+    pub rates: Option<Rates>,
+    pub tw_secs: u64,
+    pub range: PortRange,
+    pub services: Option<&'a ServiceNames>,
+    pub interval_s: Option<f64>,
+    pub kver: Option<(u32, u32)>,
+}
+
+impl Ctx<'_> {
+    pub fn sysctl(&self, key: &str) -> Option<u64> {
+        self.k.sysctl_u64(key)
+    }
+
+    /// `3306 (mysql)` or `3306`.
+    pub fn port_label(&self, p: u16) -> String {
+        match self.services.and_then(|s| s.name(p)) {
+            Some(n) => format!("{p} ({n})"),
+            None => p.to_string(),
+        }
+    }
+
+    /// The TIME_WAIT count that means "a pile": what [`rules::CHURN_PER_S`] closes per second
+    /// leave behind over one TIME_WAIT length.
+    pub fn tw_pile(&self) -> u64 {
+        (rules::CHURN_PER_S * self.tw_secs as f64) as u64
+    }
+
+    pub fn ext_delta(&self, name: &str) -> Option<i64> {
+        self.rates.as_ref().map(|r| r.ext(name))
+    }
+
+    pub fn ext_total(&self, name: &str) -> Option<u64> {
+        self.k.tcp_ext.get(name).copied()
+    }
+
+    pub fn kernel_at_least(&self, major: u32, minor: u32) -> Option<bool> {
+        self.kver.map(|v| v >= (major, minor))
+    }
+}
+
+fn port_range(k: &KernelContext, os: SourceOs) -> PortRange {
+    let (low, high, assumed, source) = match (os, k.local_port_range()) {
+        (SourceOs::Linux, Some((l, h))) => {
+            (l, h, false, "net.ipv4.ip_local_port_range".to_string())
+        }
+        _ => {
+            let (l, h, s) = os.default_port_range();
+            (l, h, true, s.to_string())
+        }
+    };
+    let mut reserved = 0u64;
+    if !assumed {
+        let mut seen = vec![false; 65536];
+        for (a, b) in k.reserved_ports() {
+            let (a, b) = (a.max(low), b.min(high));
+            if a <= b {
+                for p in a..=b {
+                    if !seen[usize::from(p)] {
+                        seen[usize::from(p)] = true;
+                        reserved += 1;
+                    }
+                }
+            }
+        }
+    }
+    let size = u64::from(high) - u64::from(low) + 1;
+    PortRange {
+        low,
+        high,
+        reserved,
+        usable: size.saturating_sub(reserved),
+        assumed,
+        source,
+    }
+}
+
+/// Runs every rule and returns the report, findings worst first. Pure: same input, same
+/// report.
+pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
+    let empty;
+    let obs = match input.observations.last() {
+        Some(o) => o,
+        None => {
+            empty = Observation::new(
+                &tcpdoctor_model::ScanInfo::new(tcpdoctor_model::SourceKind::File),
+                Default::default(),
+            );
+            &empty
+        }
+    };
+    let live = input.os == SourceOs::Linux && !input.kernel.sysctls.is_empty();
+    let r = match (input.kernel_before, input.interval_ms) {
+        (Some(b), Some(ms)) => rates(b, input.kernel, ms),
+        _ => None,
+    };
+    let n = input.observations.len();
+    let interval_s = if n >= 2 {
+        let (a, b) = (
+            input.observations[0].taken_at_ms,
+            input.observations[n - 1].taken_at_ms,
+        );
+        if a > 0 && b > a {
+            Some((b - a) as f64 / 1000.0)
+        } else {
+            input.interval_ms.map(|ms| ms as f64 / 1000.0)
+        }
+    } else {
+        None
+    };
+    let ctx = Ctx {
+        obs,
+        all: input.observations,
+        k: input.kernel,
+        os: input.os,
+        live,
+        rates: r.clone(),
+        tw_secs: input.os.time_wait().secs,
+        range: port_range(input.kernel, input.os),
+        services: input.services,
+        interval_s,
+        kver: input
+            .kernel
+            .kernel_release
+            .as_deref()
+            .and_then(kernel_version),
+    };
+    let mut findings = rules::run(&ctx);
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| rules::order(&a.id).cmp(&rules::order(&b.id)))
+    });
+    let mut notes = Vec::new();
+    if !live {
+        notes.push(format!(
+            "No sysctls or kernel counters for these sockets ({}): settings, rates and counter-based checks were skipped, and the ephemeral range {}-{} is an assumption ({}).",
+            if input.os == SourceOs::Linux { "pasted text or a saved file" } else { "not a live Linux host" },
+            ctx.range.low,
+            ctx.range.high,
+            ctx.range.source
+        ));
+    }
+    if !obs.owners_resolved {
+        notes.push("Owning processes were not looked up: per-process checks (close-wait-leak by pid, connection-growth per process) fall back to ports and peers; run with -p as root to attribute sockets.".to_string());
+    }
+    if obs.dropped_keys > 0 {
+        notes.push(format!(
+            "{} sockets were not attributed to a peer, process or port space because a map reached its key limit; totals still include them.",
+            obs.dropped_keys
+        ));
+    }
+    if let Some(r) = &r {
+        if !r.went_backwards.is_empty() {
+            notes.push(format!(
+                "Counters went backwards between the two readings ({}): a reset or readings from different namespaces; they were left out.",
+                r.went_backwards.join(", ")
+            ));
+        }
+    }
+    Report {
+        schema_version: SCHEMA_VERSION,
+        total: obs.total,
+        states: obs.states,
+        findings,
+        rates: r,
+        os: input.os,
+        kernel_context: live,
+        kernel_release: input.kernel.kernel_release.clone(),
+        sockstat: input.kernel.sockstat,
+        snapshots: n,
+        interval_s,
+        time_wait_secs: ctx.tw_secs,
+        port_range: ctx.range.clone(),
+        notes,
+    }
+}

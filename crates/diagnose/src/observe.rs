@@ -1,0 +1,440 @@
+//! [`Observation`]: the bounded aggregates the diagnosis rules need, built from one pass over
+//! the sockets of one scan (it is a [`SocketSink`]).
+//!
+//! Memory is bounded by the number of distinct keys, never by the number of sockets:
+//! per local port (at most 65,536), per listener, per process, per peer address, per
+//! (local IP, remote IP, remote port) port space, plus at most [`ObserveConfig::samples`]
+//! sample sockets per group. The maps keyed by addresses are capped at
+//! [`ObserveConfig::max_keys`]; sockets beyond the cap are still counted in the totals and in
+//! [`Observation::dropped_keys`], which the report turns into a note. Peers given as host
+//! names (pasted `netstat` without `-n`) are not addresses and stay out of the address maps.
+
+use crate::finding::SampleSocket;
+use crate::group::ListeningPorts;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use tcpdoctor_model::{
+    Process, ScanInfo, Snapshot, Socket, SocketSink, SourceKind, StateCounts, TcpState, TimerKind,
+};
+
+/// How an [`Observation`] is built.
+#[derive(Debug, Clone)]
+pub struct ObserveConfig {
+    /// Ports known to be listened on before the pass (from a LISTEN-only first dump or a
+    /// previous scan). Listeners met in the stream are added as they come.
+    pub listening: ListeningPorts,
+    /// The ephemeral range to count port use against (`ip_local_port_range`); `None` counts
+    /// every client-side local port.
+    pub port_range: Option<(u16, u16)>,
+    /// Cap on distinct keys of each address-keyed map (default 200,000).
+    pub max_keys: usize,
+    /// Sample sockets kept per group (default 3).
+    pub samples: usize,
+}
+
+impl Default for ObserveConfig {
+    fn default() -> ObserveConfig {
+        ObserveConfig {
+            listening: ListeningPorts::new(),
+            port_range: None,
+            max_keys: 200_000,
+            samples: 3,
+        }
+    }
+}
+
+/// One listening socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerInfo {
+    /// Local endpoint (`0.0.0.0:80`).
+    pub local: String,
+    /// Port.
+    pub port: u16,
+    /// Current accept-queue length (recv_q of a listener, tcp-facts 8.5, 9.7).
+    pub accept_queue: Option<u32>,
+    /// Accept-queue limit, the effective backlog (send_q of a listener, tcp-facts 9.7).
+    pub backlog: Option<u32>,
+    /// Owner, when known.
+    pub process: Option<Arc<Process>>,
+}
+
+/// Client-side use of one ephemeral-port space: the sockets from one local IP to one remote
+/// IP and port (tcp-facts 5.3).
+#[derive(Debug, Clone, Default)]
+pub struct PortSpace {
+    /// Sockets per state.
+    pub states: StateCounts,
+    /// Sockets whose local port lies inside the configured ephemeral range.
+    pub in_range: u64,
+    /// Samples (taken once the space holds 32 sockets, so only busy spaces keep any).
+    pub samples: Vec<SampleSocket>,
+}
+
+/// Key of a [`PortSpace`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortSpaceKey {
+    /// Local address.
+    pub local_ip: IpAddr,
+    /// Remote address.
+    pub remote_ip: IpAddr,
+    /// Remote port.
+    pub remote_port: u16,
+}
+
+/// Per-process aggregates.
+#[derive(Debug, Clone)]
+pub struct ProcessStats {
+    /// The process.
+    pub process: Arc<Process>,
+    /// Its sockets per state.
+    pub states: StateCounts,
+    /// CLOSE_WAIT sockets with unread data (recv_q > 0): the application did not even read
+    /// what the peer sent before its FIN.
+    pub close_wait_unread: u64,
+    /// CLOSE_WAIT sockets by timer: none, retransmit, keepalive, persist.
+    pub close_wait_timers: [u64; 4],
+    /// Highest keepalive probe count seen on a CLOSE_WAIT socket.
+    pub close_wait_max_probes: u32,
+    /// CLOSE_WAIT sockets per remote service (address, port), at most 16 kept.
+    pub close_wait_remotes: HashMap<(IpAddr, u16), u64>,
+    /// Sample CLOSE_WAIT sockets.
+    pub samples: Vec<SampleSocket>,
+}
+
+/// Per-peer-address aggregates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    /// ESTABLISHED sockets.
+    pub established: u64,
+    /// CLOSE_WAIT sockets.
+    pub close_wait: u64,
+    /// SYN_RECV requests.
+    pub syn_recv: u64,
+    /// TIME_WAIT sockets.
+    pub time_wait: u64,
+    /// FIN_WAIT2 sockets.
+    pub fin_wait2: u64,
+}
+
+/// The aggregates of one scan. Build with [`Observation::new`] and feed every socket, or use
+/// [`Observation::from_snapshot`].
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// Which source produced the scan.
+    pub source: SourceKind,
+    /// Wall-clock time of the scan in ms since the epoch (0 when unknown).
+    pub taken_at_ms: u64,
+    /// Whether owners were looked up.
+    pub owners_resolved: bool,
+    /// Sockets seen.
+    pub total: u64,
+    /// Per-state counts.
+    pub states: StateCounts,
+    /// Listening ports (given plus learnt).
+    pub listening: ListeningPorts,
+    /// Listening sockets.
+    pub listeners: Vec<ListenerInfo>,
+    /// All sockets per local port.
+    pub by_local_port: HashMap<u16, StateCounts>,
+    /// TIME_WAIT on listened ports, per (port, peer).
+    pub server_tw_peers: HashMap<(u16, IpAddr), u64>,
+    /// Sample TIME_WAIT sockets per listened port.
+    pub server_tw_samples: HashMap<u16, Vec<SampleSocket>>,
+    /// Sample SYN_RECV sockets per listened port.
+    pub syn_recv_samples: HashMap<u16, Vec<SampleSocket>>,
+    /// Client-side port spaces.
+    pub port_spaces: HashMap<PortSpaceKey, PortSpace>,
+    /// Client-side sockets (local port not listened on) in the ephemeral range, any state.
+    pub client_in_range: u64,
+    /// Distinct client-side local ports in use (a bitmap of 65,536 bits).
+    client_ports: Vec<u64>,
+    /// Per process.
+    pub processes: HashMap<u32, ProcessStats>,
+    /// Per peer address.
+    pub peers: HashMap<IpAddr, PeerStats>,
+    /// CLOSE_WAIT sockets per service key (`local:<port>` / `remote:<port>`), for sources
+    /// without owners.
+    pub close_wait_by_service: HashMap<(bool, u16), u64>,
+    /// Identities (cookie, else inode) of CLOSE_WAIT sockets, to see which persist across
+    /// scans; capped at `max_keys`.
+    pub close_wait_ids: HashSet<u64>,
+    /// Sockets with no inode by state (live sources: orphans and mini-sockets, tcp-facts 8.10).
+    pub no_inode: StateCounts,
+    /// FIN_WAIT2 sockets still held by an application (inode known: shutdown(SHUT_WR)).
+    pub fin_wait2_held: u64,
+    /// Sample FIN_WAIT2 sockets.
+    pub fin_wait2_samples: Vec<SampleSocket>,
+    /// Sockets that carried a timer (0 means the source gives none).
+    pub with_timer: u64,
+    /// Keys not recorded because a map hit `max_keys`.
+    pub dropped_keys: u64,
+    cfg: ObserveConfig,
+}
+
+impl Observation {
+    /// An empty observation of the scan described by `info`.
+    pub fn new(info: &ScanInfo, cfg: ObserveConfig) -> Observation {
+        Observation {
+            source: info.source,
+            taken_at_ms: info.taken_at_ms,
+            owners_resolved: info.owners_resolved,
+            total: 0,
+            states: StateCounts::default(),
+            listening: cfg.listening.clone(),
+            listeners: Vec::new(),
+            by_local_port: HashMap::new(),
+            server_tw_peers: HashMap::new(),
+            server_tw_samples: HashMap::new(),
+            syn_recv_samples: HashMap::new(),
+            port_spaces: HashMap::new(),
+            client_in_range: 0,
+            client_ports: vec![0; 1024],
+            processes: HashMap::new(),
+            peers: HashMap::new(),
+            close_wait_by_service: HashMap::new(),
+            close_wait_ids: HashSet::new(),
+            no_inode: StateCounts::default(),
+            fin_wait2_held: 0,
+            fin_wait2_samples: Vec::new(),
+            with_timer: 0,
+            dropped_keys: 0,
+            cfg,
+        }
+    }
+
+    /// An observation of a collected snapshot; its listeners are found first, so the order of
+    /// the sockets does not matter.
+    pub fn from_snapshot(snap: &Snapshot, mut cfg: ObserveConfig) -> Observation {
+        for s in &snap.sockets {
+            cfg.listening.observe(s);
+        }
+        let mut o = Observation::new(&snap.info, cfg);
+        for s in &snap.sockets {
+            o.socket(s);
+        }
+        o
+    }
+
+    /// The ephemeral range the port-space counts were taken against, if one was configured.
+    pub fn port_range(&self) -> Option<(u16, u16)> {
+        self.cfg.port_range
+    }
+
+    /// Distinct client-side local ports in use.
+    pub fn client_ports_in_use(&self) -> u64 {
+        self.client_ports
+            .iter()
+            .map(|w| u64::from(w.count_ones()))
+            .sum()
+    }
+
+    /// Whether the source reports inodes (live sources), so that "no inode" means "orphan or
+    /// mini-socket" rather than "unknown".
+    pub fn has_inodes(&self) -> bool {
+        matches!(self.source, SourceKind::Netlink | SourceKind::Proc)
+    }
+
+    fn in_range(&self, p: u16) -> bool {
+        match self.cfg.port_range {
+            Some((lo, hi)) => p >= lo && p <= hi,
+            None => true,
+        }
+    }
+
+    fn push_sample(v: &mut Vec<SampleSocket>, n: usize, s: &Socket) {
+        if v.len() < n {
+            v.push(SampleSocket::of(s));
+        }
+    }
+}
+
+fn peer_ip(s: &Socket) -> Option<IpAddr> {
+    if !s.is_connected() {
+        return None;
+    }
+    s.remote.canonical_ip()
+}
+
+impl SocketSink for Observation {
+    fn socket(&mut self, s: &Socket) {
+        self.listening.observe(s);
+        self.total += 1;
+        self.states.add(s.state);
+        if s.timer.is_some() {
+            self.with_timer += 1;
+        }
+        if s.inode.is_none() {
+            self.no_inode.add(s.state);
+        }
+        let nsamp = self.cfg.samples;
+        let cap = self.cfg.max_keys;
+        let lport = s.local.port();
+        let rport = s.remote.port();
+        let rip = peer_ip(s);
+        let listened = lport.is_some_and(|p| p != 0 && self.listening.contains(p));
+
+        if let Some(p) = lport {
+            self.by_local_port.entry(p).or_default().add(s.state);
+        }
+
+        if s.state == TcpState::Listen {
+            if self.listeners.len() < cap {
+                self.listeners.push(ListenerInfo {
+                    local: s.local.to_string(),
+                    port: lport.unwrap_or(0),
+                    accept_queue: s.recv_q,
+                    backlog: s.send_q,
+                    process: s.owners.iter().min_by_key(|p| p.pid).cloned(),
+                });
+            } else {
+                self.dropped_keys += 1;
+            }
+            return;
+        }
+
+        // Per peer.
+        if let Some(ip) = rip {
+            let n = self.peers.len();
+            match self.peers.get_mut(&ip) {
+                Some(e) => bump_peer(e, s.state),
+                None if n < cap => bump_peer(self.peers.entry(ip).or_default(), s.state),
+                None => self.dropped_keys += 1,
+            }
+        }
+
+        // Server side (local port listened on) or client side.
+        if listened {
+            let p = lport.unwrap_or(0);
+            match s.state {
+                TcpState::TimeWait => {
+                    if let Some(ip) = rip {
+                        let n = self.server_tw_peers.len();
+                        match self.server_tw_peers.get_mut(&(p, ip)) {
+                            Some(c) => *c += 1,
+                            None if n < cap => {
+                                self.server_tw_peers.insert((p, ip), 1);
+                            }
+                            None => self.dropped_keys += 1,
+                        }
+                    }
+                    Self::push_sample(self.server_tw_samples.entry(p).or_default(), nsamp, s);
+                }
+                TcpState::SynRecv => {
+                    Self::push_sample(self.syn_recv_samples.entry(p).or_default(), nsamp, s);
+                }
+                _ => {}
+            }
+        } else if let (Some(lp), Some(lip), Some(ip), Some(rp)) =
+            (lport, s.local.canonical_ip(), rip, rport)
+        {
+            let in_range = self.in_range(lp);
+            if in_range {
+                self.client_in_range += 1;
+                self.client_ports[usize::from(lp >> 6)] |= 1u64 << (lp & 63);
+            }
+            let key = PortSpaceKey {
+                local_ip: lip,
+                remote_ip: ip,
+                remote_port: rp,
+            };
+            let n = self.port_spaces.len();
+            let e = match self.port_spaces.get_mut(&key) {
+                Some(e) => Some(e),
+                None if n < cap => Some(self.port_spaces.entry(key).or_default()),
+                None => None,
+            };
+            match e {
+                Some(e) => {
+                    e.states.add(s.state);
+                    if in_range {
+                        e.in_range += 1;
+                    }
+                    if e.states.total() >= 32 {
+                        Self::push_sample(&mut e.samples, nsamp, s);
+                    }
+                }
+                None => self.dropped_keys += 1,
+            }
+        }
+
+        if s.state == TcpState::CloseWait {
+            let key = if listened {
+                (true, lport.unwrap_or(0))
+            } else {
+                (false, rport.unwrap_or(0))
+            };
+            *self.close_wait_by_service.entry(key).or_insert(0) += 1;
+            if let Some(id) = s.cookie.or(s.inode) {
+                if self.close_wait_ids.len() < cap {
+                    self.close_wait_ids.insert(id);
+                }
+            }
+        }
+        if s.state == TcpState::FinWait2 {
+            if s.inode.is_some() {
+                self.fin_wait2_held += 1;
+            }
+            Self::push_sample(&mut self.fin_wait2_samples, nsamp, s);
+        }
+
+        // Per process.
+        if let Some(p) = s.owners.iter().min_by_key(|p| p.pid) {
+            let n = self.processes.len();
+            let e = match self.processes.get_mut(&p.pid) {
+                Some(e) => e,
+                None if n < cap => self.processes.entry(p.pid).or_insert_with(|| ProcessStats {
+                    process: p.clone(),
+                    states: StateCounts::default(),
+                    close_wait_unread: 0,
+                    close_wait_timers: [0; 4],
+                    close_wait_max_probes: 0,
+                    close_wait_remotes: HashMap::new(),
+                    samples: Vec::new(),
+                }),
+                None => {
+                    self.dropped_keys += 1;
+                    return;
+                }
+            };
+            e.states.add(s.state);
+            if s.state == TcpState::CloseWait {
+                if s.recv_q.is_some_and(|q| q > 0) {
+                    e.close_wait_unread += 1;
+                }
+                let t = match s.timer.map(|t| t.kind) {
+                    None | Some(TimerKind::Timewait) => 0,
+                    Some(TimerKind::On) => 1,
+                    Some(TimerKind::Keepalive) => 2,
+                    Some(TimerKind::Persist) => 3,
+                };
+                e.close_wait_timers[t] += 1;
+                if t == 2 {
+                    e.close_wait_max_probes = e.close_wait_max_probes.max(s.retransmits);
+                }
+                if let (Some(ip), Some(rp)) = (rip, rport) {
+                    let n = e.close_wait_remotes.len();
+                    match e.close_wait_remotes.get_mut(&(ip, rp)) {
+                        Some(c) => *c += 1,
+                        None if n < 16 => {
+                            e.close_wait_remotes.insert((ip, rp), 1);
+                        }
+                        None => {}
+                    }
+                }
+                Self::push_sample(&mut e.samples, nsamp, s);
+            }
+        }
+    }
+}
+
+fn bump_peer(e: &mut PeerStats, st: TcpState) {
+    match st {
+        TcpState::Established => e.established += 1,
+        TcpState::CloseWait => e.close_wait += 1,
+        TcpState::SynRecv => e.syn_recv += 1,
+        TcpState::TimeWait => e.time_wait += 1,
+        TcpState::FinWait2 => e.fin_wait2 += 1,
+        _ => {}
+    }
+}
