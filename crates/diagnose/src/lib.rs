@@ -9,6 +9,7 @@
 //! * [`diagnose()`]: observations + kernel context -> [`Report`] of [`Finding`]s;
 //!   the ids and thresholds are listed in [`catalogue`].
 //! * [`rates`]: counter deltas over an interval.
+//! * [`sysctl`]: the kernel-settings audit, the `/etc/sysctl.d/` generator and the write check.
 
 pub mod catalogue;
 mod engine;
@@ -18,6 +19,7 @@ pub mod observe;
 pub mod os;
 pub mod rates;
 mod rules;
+pub mod sysctl;
 
 pub use engine::{diagnose, kernel_version, DiagnoseInput, PortRange, Report};
 pub use finding::{
@@ -30,3 +32,4 @@ pub use group::{
 pub use observe::{Observation, ObserveConfig};
 pub use os::{SourceOs, TimeWaitLen, UnknownOs};
 pub use rates::{rates, Rates};
+pub use sysctl::{audit, emit_sysctl_d, validate_write, Refusal, SysctlAudit, Verdict};

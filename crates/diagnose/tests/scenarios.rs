@@ -270,3 +270,60 @@ fn main_scenarios_snapshot() {
         insta::assert_snapshot!(name, text(&report));
     }
 }
+
+#[test]
+fn sysctl_audit_follows_the_findings_and_passes_its_own_write_check() {
+    use tcpdoctor_diagnose::{audit, emit_sysctl_d, validate_write, Verdict};
+    for path in scenario_files() {
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let sc = load(&path);
+        let report = run(&sc);
+        for row in audit(&sc.kernel, Some(&report)) {
+            if let (Verdict::Change, Some(v)) = (row.verdict, &row.recommended) {
+                validate_write(&sc.kernel, &row.key, v).unwrap_or_else(|e| {
+                    panic!(
+                        "{file}: audit recommends {}={v} but the write check refuses: {e}",
+                        row.key
+                    )
+                });
+                assert!(
+                    !(row.key == "net.ipv4.tcp_tw_reuse"
+                        && report.finding("time-wait-server-side").is_some()
+                        && report.finding("ephemeral-port-exhaustion").is_none()
+                        && v == "1"),
+                    "{file}: tw_reuse=1 for server-side TIME_WAIT"
+                );
+            }
+        }
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios/ephemeral-port-exhaustion-critical.json");
+    let sc = load(&path);
+    let report = run(&sc);
+    let a = audit(&sc.kernel, Some(&report));
+    let row = |k: &str| a.iter().find(|r| r.key == k).unwrap().clone();
+    let r = row("net.ipv4.ip_local_port_range");
+    assert_eq!(
+        (r.verdict, r.recommended.as_deref()),
+        (Verdict::Change, Some("32768 60999"))
+    );
+    assert_eq!(r.findings, vec!["ephemeral-port-exhaustion".to_string()]);
+    let r = row("net.ipv4.tcp_tw_reuse");
+    assert_eq!(
+        (r.verdict, r.recommended.as_deref()),
+        (Verdict::Change, Some("1"))
+    );
+    assert_eq!(row("net.ipv4.tcp_tw_recycle").verdict, Verdict::Absent);
+    assert_eq!(row("net.ipv4.tcp_fin_timeout").verdict, Verdict::Ok);
+    insta::assert_snapshot!(
+        "sysctl-d-port-exhaustion",
+        emit_sysctl_d(&a, "scenario ephemeral-port-exhaustion-critical")
+    );
+
+    // Server-side TIME_WAIT: the audit changes nothing.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios/time-wait-server-side-mysql.json");
+    let sc = load(&path);
+    let a = audit(&sc.kernel, Some(&run(&sc)));
+    assert!(a.iter().all(|r| r.verdict != Verdict::Change), "{a:#?}");
+}
