@@ -1,0 +1,1109 @@
+//! Row readers for every format. Each reads one tokenised line into the parser's reusable
+//! [`Socket`] and says what the line was.
+
+use crate::endpoint::{
+    parse_endpoint, parse_u16, parse_u32, parse_u64, Ep, HostPart, Resolver, Style,
+};
+use crate::words::{looks_like_word, proto_word, state_word, Proto, StateWord};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use tcpdoctor_model::{Endpoint, Family, Host, Port, Process, Socket, TcpState, Timer, TimerKind};
+
+/// A tokenised line: the text and the byte spans of its whitespace-separated tokens.
+pub(crate) struct Toks<'a> {
+    pub(crate) line: &'a str,
+    pub(crate) spans: &'a [(u32, u32)],
+}
+
+impl<'a> Toks<'a> {
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<&'a str> {
+        let (a, b) = *self.spans.get(i)?;
+        self.line.get(a as usize..b as usize)
+    }
+    #[inline]
+    pub(crate) fn at(&self, i: usize) -> &'a str {
+        self.get(i).unwrap_or("")
+    }
+    /// Byte offset where token `i` starts (line length when absent).
+    pub(crate) fn start(&self, i: usize) -> usize {
+        self.spans
+            .get(i)
+            .map(|s| s.0 as usize)
+            .unwrap_or(self.line.len())
+    }
+    /// Byte offset where token `i` ends.
+    pub(crate) fn end(&self, i: usize) -> usize {
+        self.spans
+            .get(i)
+            .map(|s| s.1 as usize)
+            .unwrap_or(self.line.len())
+    }
+}
+
+/// Splits a line at ASCII whitespace into `out` (token byte spans). At most `max` tokens are
+/// kept; the rest of the line stays reachable through the last span's end.
+#[inline]
+pub(crate) fn tokenize(line: &str, out: &mut Vec<(u32, u32)>, max: usize) {
+    out.clear();
+    let b = line.as_bytes();
+    let n = b.len().min(u32::MAX as usize);
+    let mut i = 0;
+    while i < n {
+        while i < n && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+        let s = i;
+        while i < n && b[i] != b' ' && b[i] != b'\t' {
+            i += 1;
+        }
+        if out.len() == max {
+            break;
+        }
+        out.push((s as u32, i as u32));
+    }
+}
+
+/// What the state of a TCP row turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RowState {
+    /// A known state.
+    Known(TcpState),
+    /// A state word nobody knows.
+    Unknown(String),
+    /// No state printed (FreeBSD `-T`/`-x`, an old ss blank column, a cut-off row).
+    Missing,
+}
+
+/// What a line turned out to be.
+#[derive(Debug)]
+pub(crate) enum Row {
+    /// A TCP row; the socket is in the parser's buffer.
+    Tcp(RowState),
+    /// A socket row of another protocol.
+    Other,
+    /// Not a row of this format (another format's row, a header, prose).
+    Foreign,
+    /// Looks like a socket row but cannot be read.
+    Bad(String),
+}
+
+/// Which proto-first family of layouts a table uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InetKind {
+    /// Linux net-tools / BusyBox: `proto recvq sendq local foreign state [user inode] [pid/prog] [timer]`.
+    Linux,
+    /// BSD-style: `[pcb] proto recvq sendq local.port foreign.port [(state)] [extra]`.
+    Bsd,
+    /// Windows: `proto local foreign [state] [pid]` (+ `-b` lines below).
+    Windows,
+    /// Not known yet: decided per row from its shape.
+    Unknown,
+}
+
+/// Whether a table has a state column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StateCol {
+    Present,
+    Absent,
+    Unknown,
+}
+
+/// The layout of a proto-first table, from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InetLayout {
+    pub(crate) kind: InetKind,
+    pub(crate) state: StateCol,
+    pub(crate) user_inode: bool,
+    /// FreeBSD `-T`: the two numbers after proto are not queues.
+    pub(crate) no_queues: bool,
+    /// BSD: the width of the address columns (a token this long may be cut short).
+    pub(crate) addr_width: Option<u16>,
+}
+
+impl InetLayout {
+    pub(crate) const UNKNOWN: InetLayout = InetLayout {
+        kind: InetKind::Unknown,
+        state: StateCol::Unknown,
+        user_inode: false,
+        no_queues: false,
+        addr_width: None,
+    };
+}
+
+/// Extra facts a row reader learnt (for OS/format clues).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RowFacts {
+    pub(crate) kind: Option<InetKind>,
+    pub(crate) tcp46: bool,
+    pub(crate) v4_suffix: bool,
+    pub(crate) pcb_prefix_fffff: bool,
+    pub(crate) pcb_prefix_f1000: bool,
+    pub(crate) owners: bool,
+}
+
+pub(crate) fn is_hex_word(w: &str) -> bool {
+    w.len() >= 6 && w.len() <= 18 && w.bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+fn is_num(w: &str) -> bool {
+    !w.is_empty() && w.len() <= 20 && w.bytes().all(|c| c.is_ascii_digit())
+}
+
+fn reset(sock: &mut Socket) {
+    sock.timer = None;
+    sock.retransmits = 0;
+    sock.recv_q = None;
+    sock.send_q = None;
+    sock.uid = None;
+    sock.inode = None;
+    sock.cookie = None;
+    if !sock.owners.is_empty() {
+        sock.owners.clear();
+    }
+}
+
+fn set_endpoints(sock: &mut Socket, fam: Option<Family>, local: Ep, remote: Ep) {
+    let family = fam
+        .or_else(|| local.family())
+        .or_else(|| remote.family())
+        .unwrap_or(Family::Inet);
+    sock.family = family;
+    sock.local = local.into_endpoint(family);
+    sock.remote = remote.into_endpoint(family);
+}
+
+/// Skips the leading non-proto columns of a proto-first row: a `>` (PowerShell
+/// Select-String), one PCB/Tcpcb address, or macOS's `Socket Flowhash` pair. Returns the
+/// index of the proto token, and whether a PCB column was there.
+pub(crate) fn proto_index<'a>(t: &Toks<'a>) -> Option<(usize, Option<&'a str>)> {
+    let t0 = t.get(0)?;
+    if proto_word(t0).is_some() {
+        return Some((0, None));
+    }
+    if t0 == ">" && t.get(1).and_then(proto_word).is_some() {
+        return Some((1, None));
+    }
+    if is_hex_word(t0) {
+        if t.get(1).and_then(proto_word).is_some() {
+            return Some((1, Some(t0)));
+        }
+        let t1 = t.get(1)?;
+        if t1.len() <= 8
+            && t1.bytes().all(|c| c.is_ascii_hexdigit())
+            && t.get(2).and_then(proto_word).is_some()
+        {
+            return Some((2, Some(t0)));
+        }
+    }
+    None
+}
+
+/// Reads a proto-first row (Linux net-tools, BusyBox, BSD/macOS/HP-UX/AIX, Windows).
+pub(crate) fn inet_row(
+    t: &Toks<'_>,
+    lay: &InetLayout,
+    res: &Resolver<'_>,
+    sock: &mut Socket,
+    facts: &mut RowFacts,
+) -> Row {
+    let Some((pi, pcb)) = proto_index(t) else {
+        return Row::Foreign;
+    };
+    let proto = match proto_word(t.at(pi)) {
+        Some(Proto::Tcp(f)) => f,
+        Some(Proto::Other) => {
+            facts.kind = Some(match lay.kind {
+                InetKind::Unknown => {
+                    let next = t.at(pi + 1);
+                    if is_num(next) {
+                        if t.at(pi).ends_with('4') || t.at(pi).ends_with("46") {
+                            InetKind::Bsd
+                        } else {
+                            InetKind::Linux
+                        }
+                    } else if t.at(pi).bytes().all(|c| c.is_ascii_uppercase()) {
+                        InetKind::Windows
+                    } else {
+                        InetKind::Bsd
+                    }
+                }
+                k => k,
+            });
+            return Row::Other;
+        }
+        None => return Row::Foreign,
+    };
+    facts.v4_suffix |= t.at(pi).eq_ignore_ascii_case("tcp4");
+    if let Some(p) = pcb {
+        facts.pcb_prefix_fffff |= p.starts_with("fffff");
+        facts.pcb_prefix_f1000 |= p.starts_with("f1000");
+    }
+    facts.tcp46 |= t.at(pi).eq_ignore_ascii_case("tcp46");
+    let mut i = pi + 1;
+    // Numbers before the first address: queues (or FreeBSD -T Rexmit/OOORcv/0-win).
+    let mut nums: [Option<u32>; 3] = [None; 3];
+    let mut k = 0;
+    while i < t.len() && is_num(t.at(i)) {
+        if k < 3 {
+            nums[k] = parse_u32(t.at(i));
+        }
+        k += 1;
+        i += 1;
+    }
+    let kind = match lay.kind {
+        InetKind::Unknown => {
+            if k == 0 {
+                InetKind::Windows
+            } else if proto == Some(Family::Inet) || t.at(pi).eq_ignore_ascii_case("tcp46") {
+                InetKind::Bsd
+            } else {
+                let l = t.at(i);
+                if l.starts_with("*.")
+                    || l.ends_with(".*")
+                    || (!l.contains(':') && l.matches('.').count() >= 4)
+                {
+                    InetKind::Bsd
+                } else {
+                    InetKind::Linux
+                }
+            }
+        }
+        k2 => k2,
+    };
+    facts.kind = Some(kind);
+    let style = if kind == InetKind::Bsd {
+        Style::Dot
+    } else {
+        Style::Colon
+    };
+    let Some(lt) = t.get(i) else {
+        return Row::Bad("the row ends before the local address".into());
+    };
+    let Some(local) = parse_endpoint(lt, style, res) else {
+        return Row::Bad(format!("'{lt}' is not a local address"));
+    };
+    let Some(ft) = t.get(i + 1) else {
+        return Row::Bad("the row ends before the foreign address".into());
+    };
+    let Some(remote) = parse_endpoint(ft, style, res) else {
+        return Row::Bad(format!("'{ft}' is not a foreign address"));
+    };
+    reset(sock);
+    let (local, remote) = if kind == InetKind::Bsd {
+        (
+            cut_bsd(local, lt, lay.addr_width, res),
+            cut_bsd(remote, ft, lay.addr_width, res),
+        )
+    } else if kind == InetKind::Linux {
+        (cut_linux(local, lt), cut_linux(remote, ft))
+    } else {
+        (local, remote)
+    };
+    set_endpoints(sock, proto, local, remote);
+    if k >= 2 && !lay.no_queues {
+        sock.recv_q = nums[0];
+        sock.send_q = nums[1];
+    }
+    let mut j = i + 2;
+    // State.
+    let state = if lay.state == StateCol::Absent {
+        RowState::Missing
+    } else if kind == InetKind::Windows {
+        // Windows: state words (localised, maybe several) then an optional PID.
+        let n = t.len();
+        let mut last = n;
+        if n > j && is_num(t.at(n - 1)) {
+            if let Some(pid) = parse_u32(t.at(n - 1)) {
+                if pid != 0 {
+                    sock.owners.push(Arc::new(Process {
+                        pid,
+                        ..Process::default()
+                    }));
+                    facts.owners = true;
+                }
+            }
+            last = n - 1;
+        }
+        if last <= j {
+            RowState::Missing
+        } else {
+            let w = &t.line[t.start(j)..t.end(last - 1)];
+            match state_word(w) {
+                StateWord::Known(s) => RowState::Known(s),
+                StateWord::Unknown => RowState::Unknown(w.to_string()),
+            }
+        }
+    } else {
+        match t.get(j) {
+            None => RowState::Missing,
+            Some(w) => match state_word(w) {
+                StateWord::Known(s) => {
+                    j += 1;
+                    RowState::Known(s)
+                }
+                StateWord::Unknown => {
+                    if is_pid_prog(w) || is_num(w) || !looks_like_word(w) {
+                        RowState::Missing
+                    } else {
+                        j += 1;
+                        RowState::Unknown(w.to_string())
+                    }
+                }
+            },
+        }
+    };
+    if kind == InetKind::Linux {
+        linux_extras(t, j, lay.user_inode, sock, facts);
+    }
+    Row::Tcp(state)
+}
+
+fn is_pid_prog(w: &str) -> bool {
+    if w == "-" {
+        return true;
+    }
+    match w.find('/') {
+        Some(i) if i > 0 => w[..i].bytes().all(|c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// Linux netstat without `-W` cuts a host so that host + port fit 22 characters; an IPv6
+/// host that exactly fills the column may be cut short and could parse as a different
+/// address, so it is kept as printed.
+fn cut_linux(ep: Ep, tok: &str) -> Ep {
+    if tok.len() == 23 {
+        if let HostPart::Ip(IpAddr::V6(_)) = ep.host {
+            let h = tok.rsplit_once(':').map(|x| x.0).unwrap_or(tok);
+            return Ep {
+                host: HostPart::Name(Arc::from(h)),
+                port: ep.port,
+            };
+        }
+    }
+    ep
+}
+
+/// BSD netstat prints `host.port` with the host cut to 16 characters (12 for names with
+/// `-A`) and the whole cut to the column width (22, or 18 with `-A`). A token that fills the
+/// column may have lost the end of its port: a numeric port shorter than 5 digits, or a
+/// service name we do not know (`sunpr`), is then kept as printed with a `…` to say so. An
+/// IPv6 host of 16 or more characters may be cut too and is kept as printed.
+fn cut_bsd(ep: Ep, tok: &str, width: Option<u16>, res: &Resolver<'_>) -> Ep {
+    let Some(w) = width else { return ep };
+    if tok.len() < usize::from(w) {
+        return ep;
+    }
+    let (h, p) = tok.rsplit_once('.').unwrap_or((tok, ""));
+    let host = match ep.host {
+        HostPart::Ip(IpAddr::V6(_)) if h.len() >= 16 => HostPart::Name(Arc::from(h)),
+        other => other,
+    };
+    let numeric = !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
+    let maybe_cut = if p.is_empty() || p == "*" {
+        false
+    } else if numeric {
+        p.len() < 5
+    } else {
+        !res.knows(p)
+    };
+    let port = if maybe_cut {
+        Port::Name(Arc::from(format!("{p}…").as_str()))
+    } else {
+        ep.port
+    };
+    Ep { host, port }
+}
+
+/// Linux net-tools columns after the state: `[User Inode] [PID/Program name] [Timer]`.
+fn linux_extras(
+    t: &Toks<'_>,
+    mut j: usize,
+    user_inode: bool,
+    sock: &mut Socket,
+    facts: &mut RowFacts,
+) {
+    let n = t.len();
+    if j >= n {
+        return;
+    }
+    // Timer (-o), always last: `off (0.00/0/0)`, `keepalive (7184.28/0/0)`.
+    let mut end = n;
+    if t.line.ends_with(')') && n >= j + 2 {
+        let last = t.at(n - 1);
+        let word = t.at(n - 2);
+        if last.starts_with('(') {
+            if let Some((timer, retr)) = parse_nettools_timer(word, last) {
+                sock.timer = timer;
+                if let Some(r) = retr {
+                    sock.retransmits = r;
+                }
+                end = n - 2;
+            }
+        }
+    }
+    let has_user = user_inode
+        || (end >= j + 2 && is_num(t.at(j + 1)) && !is_pid_prog(t.at(j)) && !is_num(t.at(j)));
+    if has_user && end >= j + 2 {
+        let user = t.at(j);
+        if let Some(uid) = parse_u32(user) {
+            sock.uid = Some(uid);
+        } else if user == "root" {
+            sock.uid = Some(0);
+        }
+        sock.inode = parse_u64(t.at(j + 1)).filter(|v| *v != 0);
+        j += 2;
+    }
+    if j < end {
+        let w = t.at(j);
+        if let Some((pid, prog)) = w.split_once('/') {
+            if let Some(pid) = parse_u32(pid) {
+                let comm_end = t.end(end - 1);
+                let start = t.start(j) + w.find('/').unwrap_or(0) + 1;
+                let comm = t.line.get(start..comm_end).unwrap_or(prog).trim();
+                sock.owners.push(Arc::new(Process {
+                    pid,
+                    comm: comm.to_string(),
+                    ..Process::default()
+                }));
+                facts.owners = true;
+            }
+        }
+    }
+}
+
+/// `word (secs/retrans/probes)` → timer and retransmits. `off`/`aus` give no timer.
+fn parse_nettools_timer(word: &str, paren: &str) -> Option<(Option<Timer>, Option<u32>)> {
+    let inner = paren.strip_prefix('(')?.strip_suffix(')')?;
+    let mut it = inner.split('/');
+    let secs = it.next()?;
+    let retr = it.next()?;
+    let _probes = it.next()?;
+    let ms = parse_secs_ms(secs)?;
+    let retr = retr.parse::<u32>().ok();
+    let kind = match word.to_ascii_lowercase().as_str() {
+        "on" | "ein" => Some(TimerKind::On),
+        "keepalive" => Some(TimerKind::Keepalive),
+        "timewait" => Some(TimerKind::Timewait),
+        "probe" => Some(TimerKind::Persist),
+        "off" | "aus" => None,
+        w if w.starts_with("unkn-") || w.starts_with("on") => None,
+        _ => return None,
+    };
+    Some((
+        kind.map(|kind| Timer {
+            kind,
+            expires_ms: ms,
+        }),
+        retr,
+    ))
+}
+
+/// `43.21` seconds → 43210 ms.
+fn parse_secs_ms(s: &str) -> Option<u64> {
+    let (a, b) = s.split_once('.').unwrap_or((s, ""));
+    let whole = parse_u64(a)?;
+    let mut frac_ms = 0u64;
+    let mut scale = 100u64;
+    for c in b.bytes().take(3) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        frac_ms += u64::from(d) * scale;
+        scale /= 10;
+    }
+    whole.checked_mul(1000)?.checked_add(frac_ms)
+}
+
+/// ss state words (`ESTAB`, `TIME-WAIT`, `UNCONN`, ...).
+pub(crate) fn ss_state(w: &str) -> Option<TcpState> {
+    TcpState::parse(w)
+}
+
+/// The layout of an ss table, from its header (or guessed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SsLayout {
+    /// Netid column: `Some(true)` present, `Some(false)` absent, `None` unknown.
+    pub(crate) netid: Option<bool>,
+    /// State column: `Some(true)` present, `Some(false)` absent (`ss state X`), `None` unknown.
+    pub(crate) state: Option<bool>,
+}
+
+/// What the pasted command line says about a netid-less / state-less ss table.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SsContext {
+    pub(crate) single_state: Option<TcpState>,
+    pub(crate) only_tcp: Option<bool>,
+}
+
+/// Reads an ss row.
+pub(crate) fn ss_row(
+    t: &Toks<'_>,
+    lay: &SsLayout,
+    ctx: &SsContext,
+    res: &Resolver<'_>,
+    sock: &mut Socket,
+    facts: &mut RowFacts,
+) -> Row {
+    let mut i = 0;
+    let mut fam = None;
+    let t0 = t.at(0);
+    match proto_word(t0) {
+        Some(Proto::Other) => return Row::Other,
+        Some(Proto::Tcp(f)) => {
+            fam = f;
+            i = 1;
+        }
+        None => {
+            if lay.netid == Some(true) {
+                return Row::Foreign;
+            }
+            if ctx.only_tcp == Some(false) {
+                // `ss -u`/`-x` without Netid: rows of another protocol.
+                return if t.len() >= 4 && ss_shape(t, 0, lay) {
+                    Row::Other
+                } else {
+                    Row::Foreign
+                };
+            }
+        }
+    }
+    if !ss_shape(t, i, lay) {
+        return if i == 1 {
+            Row::Bad("a tcp row without the queue and address columns ss prints".into())
+        } else {
+            Row::Foreign
+        };
+    }
+    let state = match lay.state {
+        Some(false) => match ctx.single_state {
+            Some(s) => RowState::Known(s),
+            None => RowState::Missing,
+        },
+        _ => {
+            let w = t.at(i);
+            if is_num(w) {
+                // An old ss left the State column blank (corpus ambiguity 2).
+                RowState::Missing
+            } else {
+                i += 1;
+                match state_word(w) {
+                    StateWord::Known(s) => RowState::Known(s),
+                    StateWord::Unknown => RowState::Unknown(w.to_string()),
+                }
+            }
+        }
+    };
+    let (Some(rq), Some(sq)) = (parse_u32(t.at(i)), parse_u32(t.at(i + 1))) else {
+        return Row::Bad("the Recv-Q/Send-Q columns are not numbers".into());
+    };
+    let lt = t.at(i + 2);
+    let pt = t.at(i + 3);
+    let Some(local) = parse_endpoint(lt, Style::Colon, res) else {
+        return Row::Bad(format!("'{lt}' is not a local address"));
+    };
+    let Some(remote) = parse_endpoint(pt, Style::Colon, res) else {
+        return Row::Bad(format!("'{pt}' is not a peer address"));
+    };
+    reset(sock);
+    set_endpoints(sock, fam, local, remote);
+    sock.recv_q = Some(rq);
+    sock.send_q = Some(sq);
+    let tail_start = t.end(i + 3);
+    if tail_start < t.line.len() {
+        ss_extras(&t.line[tail_start..], sock, facts);
+    }
+    Row::Tcp(state)
+}
+
+/// Whether tokens from `i` have ss's shape: `[state] recvq sendq local peer`.
+fn ss_shape(t: &Toks<'_>, i: usize, lay: &SsLayout) -> bool {
+    let with_state = |i: usize| {
+        is_num(t.at(i + 1)) && is_num(t.at(i + 2)) && t.get(i + 4).is_some() && !is_num(t.at(i + 3))
+    };
+    let without = |i: usize| {
+        is_num(t.at(i)) && is_num(t.at(i + 1)) && t.get(i + 3).is_some() && !is_num(t.at(i + 2))
+    };
+    match lay.state {
+        Some(false) => without(i),
+        Some(true) => with_state(i) || without(i), // a blank state column (old ss)
+        None => with_state(i) || without(i),
+    }
+}
+
+/// The ss columns after the peer: `users:((...))`, `timer:(...)`, `uid:`, `ino:`, `sk:`.
+fn ss_extras(tail: &str, sock: &mut Socket, facts: &mut RowFacts) {
+    if let Some(p) = tail.find("users:((") {
+        let body = &tail[p + 8..];
+        let end = body.find("))").unwrap_or(body.len());
+        for entry in body[..end].split("),(") {
+            // "name",pid=123,fd=4   or   "name",123,4 (old ss)
+            let entry = entry.trim_matches(|c| c == '(' || c == ')');
+            let Some(q1) = entry.find('"') else { continue };
+            let Some(q2) = entry[q1 + 1..].rfind('"') else {
+                continue;
+            };
+            let name = &entry[q1 + 1..q1 + 1 + q2];
+            let rest = &entry[q1 + 2 + q2..];
+            let mut pid = None;
+            for (n, f) in rest.split(',').filter(|f| !f.is_empty()).enumerate() {
+                if let Some(v) = f.strip_prefix("pid=") {
+                    pid = parse_u32(v);
+                } else if n == 0 && pid.is_none() {
+                    pid = parse_u32(f);
+                }
+            }
+            if let Some(pid) = pid {
+                if !sock.owners.iter().any(|o| o.pid == pid) {
+                    sock.owners.push(Arc::new(Process {
+                        pid,
+                        comm: name.to_string(),
+                        ..Process::default()
+                    }));
+                    facts.owners = true;
+                }
+            }
+        }
+    }
+    let mut saw_ino = false;
+    for w in tail.split_ascii_whitespace() {
+        if let Some(v) = w.strip_prefix("timer:(") {
+            let v = v.trim_end_matches(')');
+            let mut it = v.split(',');
+            let kind = it.next().unwrap_or("");
+            let exp = it.next().unwrap_or("");
+            let retr = it.next().and_then(parse_u32);
+            let kind = match kind {
+                "on" => Some(TimerKind::On),
+                "keepalive" => Some(TimerKind::Keepalive),
+                "timewait" => Some(TimerKind::Timewait),
+                "persist" => Some(TimerKind::Persist),
+                _ => None,
+            };
+            if let (Some(kind), Some(ms)) = (kind, parse_ss_ms(exp)) {
+                sock.timer = Some(Timer {
+                    kind,
+                    expires_ms: ms,
+                });
+            }
+            if let Some(r) = retr {
+                sock.retransmits = r;
+            }
+        } else if let Some(v) = w.strip_prefix("uid:") {
+            sock.uid = parse_u32(v);
+        } else if let Some(v) = w.strip_prefix("ino:") {
+            saw_ino = true;
+            sock.inode = parse_u64(v).filter(|x| *x != 0);
+        }
+    }
+    // ss -e prints `uid:` only when it is not 0 (iproute2 ss.c sock_details_print).
+    if saw_ino && sock.uid.is_none() {
+        sock.uid = Some(0);
+    }
+}
+
+/// ss `print_ms_timer` output → milliseconds: `43sec`, `200ms`, `1.200ms` (1.2 s),
+/// `9min58sec`, `120min`, `` (0).
+pub(crate) fn parse_ss_ms(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        return Some(0);
+    }
+    let mut ms = 0u64;
+    let mut rest = s;
+    if let Some(i) = rest.find("min") {
+        ms += parse_u64(&rest[..i])? * 60_000;
+        rest = &rest[i + 3..];
+    }
+    if let Some(r) = rest.strip_suffix("sec") {
+        ms += parse_u64(r)? * 1000;
+        return Some(ms);
+    }
+    if let Some(r) = rest.strip_suffix("ms") {
+        match r.split_once('.') {
+            Some((secs, frac)) => {
+                ms += parse_u64(secs)? * 1000 + parse_u64(frac)?;
+            }
+            None => ms += parse_u64(r)?,
+        }
+        return Some(ms);
+    }
+    if rest.is_empty() {
+        Some(ms)
+    } else {
+        None
+    }
+}
+
+/// Options for `/proc/net/tcp` rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProcOpts {
+    pub(crate) big_endian: bool,
+    pub(crate) hz: u32,
+}
+
+fn hex_u32(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 8 {
+        return None;
+    }
+    u32::from_str_radix(s, 16).ok()
+}
+
+fn proc_addr(tok: &str, big_endian: bool) -> Option<(IpAddr, u16)> {
+    let (a, p) = tok.split_once(':')?;
+    let port = u16::from_str_radix(p, 16).ok().filter(|_| p.len() == 4)?;
+    let word = |s: &str| -> Option<[u8; 4]> {
+        let v = hex_u32(s)?;
+        Some(if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        })
+    };
+    let ip = match a.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(word(a)?)),
+        32 => {
+            let mut b = [0u8; 16];
+            for k in 0..4 {
+                b[k * 4..k * 4 + 4].copy_from_slice(&word(a.get(k * 8..k * 8 + 8)?)?);
+            }
+            IpAddr::V6(Ipv6Addr::from(b))
+        }
+        _ => return None,
+    };
+    Some((ip, port))
+}
+
+/// Whether the line has the shape of a `/proc/net/tcp` row (`N: HEX:HEX HEX:HEX ...`).
+pub(crate) fn proc_shape(t: &Toks<'_>) -> bool {
+    let t0 = t.at(0);
+    t0.ends_with(':')
+        && t0.len() >= 2
+        && t0[..t0.len() - 1].bytes().all(|c| c.is_ascii_digit())
+        && t.at(1).contains(':')
+        && t.at(1).bytes().all(|c| c.is_ascii_hexdigit() || c == b':')
+        && t.len() >= 4
+}
+
+/// Reads a `/proc/net/tcp[6]` row (tcp-facts 8.2-8.10).
+pub(crate) fn proc_row(t: &Toks<'_>, o: &ProcOpts, sock: &mut Socket) -> Row {
+    if !proc_shape(t) {
+        return Row::Foreign;
+    }
+    let Some((lip, lport)) = proc_addr(t.at(1), o.big_endian) else {
+        return Row::Bad(format!("'{}' is not a /proc/net/tcp address", t.at(1)));
+    };
+    let Some((rip, rport)) = proc_addr(t.at(2), o.big_endian) else {
+        return Row::Bad(format!("'{}' is not a /proc/net/tcp address", t.at(2)));
+    };
+    let st = t.at(3);
+    reset(sock);
+    sock.family = if lip.is_ipv4() {
+        Family::Inet
+    } else {
+        Family::Inet6
+    };
+    sock.local = Endpoint {
+        host: Host::Ip(lip),
+        port: Port::Num(lport),
+    };
+    sock.remote = Endpoint {
+        host: Host::Ip(rip),
+        port: Port::Num(rport),
+    };
+    if let Some((tx, rx)) = t.at(4).split_once(':') {
+        sock.send_q = hex_u32(tx);
+        sock.recv_q = hex_u32(rx);
+    }
+    if let Some((tr, when)) = t.at(5).split_once(':') {
+        let kind = u8::from_str_radix(tr, 16)
+            .ok()
+            .and_then(TimerKind::from_kernel);
+        if let (Some(kind), Some(ticks)) = (kind, hex_u32(when)) {
+            let hz = u64::from(o.hz.max(1));
+            sock.timer = Some(Timer {
+                kind,
+                expires_ms: u64::from(ticks) * 1000 / hz,
+            });
+        }
+    }
+    sock.retransmits = hex_u32(t.at(6)).unwrap_or(0);
+    sock.uid = parse_u32(t.at(7));
+    sock.inode = parse_u64(t.at(9)).filter(|v| *v != 0);
+    let state = match u8::from_str_radix(st, 16)
+        .ok()
+        .and_then(TcpState::from_kernel)
+    {
+        Some(s) if st.len() == 2 => RowState::Known(s),
+        _ => RowState::Unknown(st.to_string()),
+    };
+    Row::Tcp(state)
+}
+
+/// Reads a Solaris TCP-section row: `local remote swind send-q rwind recv-q state [if]`.
+pub(crate) fn solaris_row(t: &Toks<'_>, tcp: bool, res: &Resolver<'_>, sock: &mut Socket) -> Row {
+    let (l, r) = (t.at(0), t.at(1));
+    let Some(local) = parse_endpoint(l, Style::Dot, res) else {
+        return Row::Foreign;
+    };
+    if !tcp {
+        return Row::Other;
+    }
+    let Some(remote) = parse_endpoint(r, Style::Dot, res) else {
+        return Row::Bad(format!("'{r}' is not a remote address"));
+    };
+    let nums_ok = (2..6).all(|k| is_num(t.at(k)));
+    if !nums_ok {
+        return Row::Bad("the Swind/Send-Q/Rwind/Recv-Q columns are not numbers".into());
+    }
+    reset(sock);
+    set_endpoints(sock, None, local, remote);
+    sock.send_q = parse_u32(t.at(3));
+    sock.recv_q = parse_u32(t.at(5));
+    let state = match t.get(6) {
+        None => RowState::Missing,
+        Some(w) => match state_word(w) {
+            StateWord::Known(s) => RowState::Known(s),
+            StateWord::Unknown => RowState::Unknown(w.to_string()),
+        },
+    };
+    Row::Tcp(state)
+}
+
+/// Whether the line has the shape of a Solaris TCP row.
+pub(crate) fn solaris_shape(t: &Toks<'_>) -> bool {
+    t.len() >= 7
+        && (2..6).all(|k| is_num(t.at(k)))
+        && !t.at(0).contains(':')
+        && t.at(0).contains('.')
+        && t.at(1).contains('.')
+        && looks_like_word(t.at(6))
+}
+
+/// A PowerShell table column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PsCol {
+    LocalAddress,
+    LocalPort,
+    RemoteAddress,
+    RemotePort,
+    State,
+    OwningProcess,
+    Other,
+}
+
+/// A PowerShell `Get-NetTCPConnection` table layout: columns and where they start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PsLayout {
+    pub(crate) cols: Vec<(PsCol, usize)>,
+}
+
+impl PsLayout {
+    pub(crate) fn from_header(t: &Toks<'_>) -> Option<PsLayout> {
+        let mut cols = Vec::new();
+        for k in 0..t.len().min(32) {
+            let c = match t.at(k) {
+                "LocalAddress" => PsCol::LocalAddress,
+                "LocalPort" => PsCol::LocalPort,
+                "RemoteAddress" => PsCol::RemoteAddress,
+                "RemotePort" => PsCol::RemotePort,
+                "State" => PsCol::State,
+                "OwningProcess" => PsCol::OwningProcess,
+                _ => PsCol::Other,
+            };
+            cols.push((c, t.start(k)));
+        }
+        let has = |c: PsCol| cols.iter().any(|x| x.0 == c);
+        if has(PsCol::LocalAddress) && (has(PsCol::LocalPort) || has(PsCol::RemoteAddress)) {
+            Some(PsLayout { cols })
+        } else {
+            None
+        }
+    }
+
+    /// Moves column starts to the dash runs of the `---- ----` line under the header.
+    pub(crate) fn refine(&mut self, dashes: &Toks<'_>) {
+        if dashes.len() == self.cols.len() {
+            for (k, c) in self.cols.iter_mut().enumerate() {
+                c.1 = dashes.start(k);
+            }
+        }
+    }
+
+    fn col_of(&self, pos: usize, end: usize) -> Option<PsCol> {
+        let mut found = None;
+        for (k, (c, s)) in self.cols.iter().enumerate() {
+            let next = self.cols.get(k + 1).map(|x| x.1).unwrap_or(usize::MAX);
+            if pos >= *s && pos < next {
+                return Some(*c);
+            }
+            // A right-aligned value that starts left of its column still ends inside it.
+            if end > *s && end <= next && found.is_none() {
+                found = Some(*c);
+            }
+        }
+        found
+    }
+}
+
+/// Reads a `Get-NetTCPConnection` table row.
+pub(crate) fn ps_row(t: &Toks<'_>, lay: &PsLayout, sock: &mut Socket, facts: &mut RowFacts) -> Row {
+    let mut la = None;
+    let mut lp = None;
+    let mut ra = None;
+    let mut rp = None;
+    let mut st = None;
+    let mut pid = None;
+    for k in 0..t.len() {
+        match lay.col_of(t.start(k), t.end(k)) {
+            Some(PsCol::LocalAddress) => la = t.get(k),
+            Some(PsCol::LocalPort) => lp = t.get(k),
+            Some(PsCol::RemoteAddress) => ra = t.get(k),
+            Some(PsCol::RemotePort) => rp = t.get(k),
+            Some(PsCol::State) => st = t.get(k),
+            Some(PsCol::OwningProcess) => pid = t.get(k),
+            _ => {}
+        }
+    }
+    let ip = |s: Option<&str>| -> Option<IpAddr> {
+        let s = s?;
+        let core = s.split('%').next().unwrap_or(s);
+        core.parse::<IpAddr>().ok()
+    };
+    let Some(lip) = ip(la) else {
+        return if la.is_some() && t.len() >= 3 {
+            Row::Bad(format!("'{}' is not a local address", la.unwrap_or("")))
+        } else {
+            Row::Foreign
+        };
+    };
+    let Some(lport) = lp.and_then(parse_u16) else {
+        return Row::Bad("the LocalPort column is not a port number".into());
+    };
+    reset(sock);
+    let rip = ip(ra).unwrap_or(if lip.is_ipv4() {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    });
+    sock.family = if lip.is_ipv4() {
+        Family::Inet
+    } else {
+        Family::Inet6
+    };
+    sock.local = Endpoint {
+        host: Host::Ip(lip),
+        port: Port::Num(lport),
+    };
+    sock.remote = Endpoint {
+        host: Host::Ip(rip),
+        port: Port::Num(rp.and_then(parse_u16).unwrap_or(0)),
+    };
+    if let Some(p) = pid.and_then(parse_u32) {
+        if p != 0 {
+            sock.owners.push(Arc::new(Process {
+                pid: p,
+                ..Process::default()
+            }));
+            facts.owners = true;
+        }
+    }
+    let state = match st {
+        None => RowState::Missing,
+        Some(w) => match state_word(w) {
+            StateWord::Known(s) => RowState::Known(s),
+            StateWord::Unknown => RowState::Unknown(w.to_string()),
+        },
+    };
+    Row::Tcp(state)
+}
+
+/// Reads a bare pasted row: `local foreign state [...]` or `recvq sendq local foreign state`.
+/// Without a protocol column a row counts as TCP only through a TCP state word.
+pub(crate) fn pasted_row(t: &Toks<'_>, res: &Resolver<'_>, sock: &mut Socket) -> Row {
+    let mut i = 0;
+    if is_num(t.at(0)) && is_num(t.at(1)) && t.len() >= 5 {
+        i = 2;
+    }
+    let (l, f) = (t.at(i), t.at(i + 1));
+    if !crate::endpoint::looks_like_endpoint(l) || !crate::endpoint::looks_like_endpoint(f) {
+        return Row::Foreign;
+    }
+    let style = if l.starts_with("*.") || (!l.contains(':') && l.matches('.').count() >= 4) {
+        Style::Dot
+    } else {
+        Style::Colon
+    };
+    let (Some(local), Some(remote)) =
+        (parse_endpoint(l, style, res), parse_endpoint(f, style, res))
+    else {
+        return Row::Foreign;
+    };
+    let Some(w) = t.get(i + 2) else {
+        return Row::Bad("two addresses without protocol or state: cannot tell it is TCP".into());
+    };
+    let state = match state_word(w) {
+        StateWord::Known(s) => s,
+        StateWord::Unknown => {
+            return Row::Bad(format!(
+                "no protocol column and '{w}' is not a TCP state: cannot tell it is TCP"
+            ))
+        }
+    };
+    reset(sock);
+    set_endpoints(sock, None, local, remote);
+    if i == 2 {
+        sock.recv_q = parse_u32(t.at(0));
+        sock.send_q = parse_u32(t.at(1));
+    }
+    Row::Tcp(RowState::Known(state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ss_timer_formats() {
+        assert_eq!(parse_ss_ms("43sec"), Some(43_000));
+        assert_eq!(parse_ss_ms("200ms"), Some(200));
+        assert_eq!(parse_ss_ms("1.200ms"), Some(1_200));
+        assert_eq!(parse_ss_ms("9min58sec"), Some(598_000));
+        assert_eq!(parse_ss_ms("120min"), Some(7_200_000));
+        assert_eq!(parse_ss_ms(""), Some(0));
+        assert_eq!(parse_ss_ms("abc"), None);
+        assert_eq!(parse_secs_ms("43.21"), Some(43_210));
+        assert_eq!(parse_secs_ms("0.00"), Some(0));
+        assert_eq!(parse_secs_ms("7184.28"), Some(7_184_280));
+    }
+
+    #[test]
+    fn proc_addresses() {
+        assert_eq!(
+            proc_addr("0100007F:0CEA", false),
+            Some((IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 3306))
+        );
+        assert_eq!(
+            proc_addr("7F000001:0016", true),
+            Some((IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 22))
+        );
+        assert_eq!(
+            proc_addr("00000000000000000000000001000000:0016", false),
+            Some((IpAddr::V6(Ipv6Addr::LOCALHOST), 22))
+        );
+        assert_eq!(
+            proc_addr("0000000000000000FFFF00000100007F:0050", false),
+            Some(("::ffff:127.0.0.1".parse().unwrap(), 80))
+        );
+        assert_eq!(proc_addr("0100007F:CEA", false), None);
+        assert_eq!(proc_addr("0100007:0CEA", false), None);
+    }
+}
