@@ -96,9 +96,25 @@ pub struct Report {
     pub time_wait_secs: u64,
     /// The ephemeral range used in the arithmetic.
     pub port_range: PortRange,
+    /// The busiest client-side port space (local IP, remote IP, remote port), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busiest_port_space: Option<PortSpaceUse>,
     /// What could not be checked and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+/// Use of one ephemeral-port space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortSpaceUse {
+    /// `local_ip->remote_ip:port`.
+    pub key: String,
+    /// Local ports in use towards it, any state.
+    pub in_use: u64,
+    /// Usable ports of the range.
+    pub usable: u64,
+    /// `in_use / usable` in percent.
+    pub used_pct: f64,
 }
 
 impl Report {
@@ -287,8 +303,36 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
             ));
         }
     }
+    let busiest_port_space = obs
+        .port_spaces
+        .iter()
+        .map(|(k, v)| {
+            (
+                k,
+                if obs.port_range().is_some() {
+                    v.in_range
+                } else {
+                    v.states.total()
+                },
+            )
+        })
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(k, in_use)| {
+            let r = if k.remote_ip.is_ipv6() {
+                format!("[{}]:{}", k.remote_ip, k.remote_port)
+            } else {
+                format!("{}:{}", k.remote_ip, k.remote_port)
+            };
+            PortSpaceUse {
+                key: format!("{}->{r}", k.local_ip),
+                in_use,
+                usable: ctx.range.usable,
+                used_pct: in_use as f64 * 100.0 / ctx.range.usable.max(1) as f64,
+            }
+        });
     Report {
         schema_version: SCHEMA_VERSION,
+        busiest_port_space,
         total: obs.total,
         states: obs.states,
         findings,

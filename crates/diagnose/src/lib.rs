@@ -9,9 +9,11 @@
 //! * [`diagnose()`]: observations + kernel context -> [`Report`] of [`Finding`]s;
 //!   the ids and thresholds are listed in [`catalogue`].
 //! * [`rates`]: counter deltas over an interval.
+//! * [`check`]: monitoring-plugin status, status line and perfdata.
 //! * [`sysctl`]: the kernel-settings audit, the `/etc/sysctl.d/` generator and the write check.
 
 pub mod catalogue;
+pub mod check;
 mod engine;
 pub mod finding;
 pub mod group;
@@ -21,7 +23,8 @@ pub mod rates;
 mod rules;
 pub mod sysctl;
 
-pub use engine::{diagnose, kernel_version, DiagnoseInput, PortRange, Report};
+pub use check::{check, CheckConfig, CheckConfigError, CheckResult, PerfDatum, Status};
+pub use engine::{diagnose, kernel_version, DiagnoseInput, PortRange, PortSpaceUse, Report};
 pub use finding::{
     Avoid, Evidence, EvidenceGroup, Finding, GroupKind, Metric, Remedy, RemedyLevel, SampleSocket,
     Severity, Value,

@@ -327,3 +327,45 @@ fn sysctl_audit_follows_the_findings_and_passes_its_own_write_check() {
     let a = audit(&sc.kernel, Some(&run(&sc)));
     assert!(a.iter().all(|r| r.verdict != Verdict::Change), "{a:#?}");
 }
+
+#[test]
+fn check_mode_on_scenarios() {
+    use tcpdoctor_diagnose::{check, CheckConfig, Status};
+    let load_run = |name: &str| {
+        run(&load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("tests/scenarios/{name}.json")),
+        ))
+    };
+    let r = check(
+        &load_run("ephemeral-port-exhaustion-critical"),
+        &CheckConfig::default(),
+    );
+    assert_eq!((r.status, r.exit_code()), (Status::Critical, 2));
+    let out = r.output();
+    assert!(
+        out.starts_with(
+            "TCP CRITICAL - ephemeral-port-exhaustion: 900 of 950 usable ephemeral ports (95%)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("'port_use_pct'=94.74%;;;0;100"), "{out}");
+    assert!(out.contains("'new_conn_per_s'=30;;;0;"), "{out}");
+    let mut cfg = CheckConfig::default();
+    cfg.add_warn("time_wait=1000").unwrap();
+    cfg.add_crit("time_wait=5000").unwrap();
+    let r = check(&load_run("time-wait-server-side-mysql"), &cfg);
+    assert_eq!(r.status, Status::Warning);
+    assert_eq!(r.reasons, vec!["time_wait 1200 > 1000".to_string()]);
+    assert!(r.output().contains("'time_wait'=1200;1000;5000;0;"));
+    let r = check(&load_run("healthy-host"), &CheckConfig::default());
+    assert_eq!(r.status, Status::Ok);
+    insta::assert_snapshot!(
+        "check-port-exhaustion",
+        check(
+            &load_run("ephemeral-port-exhaustion-critical"),
+            &CheckConfig::default()
+        )
+        .output()
+    );
+}
