@@ -124,6 +124,9 @@ pub struct Parser {
     carry: Vec<u8>,
     carry_truncated: bool,
     cmd_line: Option<usize>,
+    /// A section title (`Active Internet connections`) waiting for its table: its line and
+    /// its key (a second title of the same kind in one snapshot starts a new snapshot).
+    title: Option<(usize, u64)>,
 }
 
 fn blank_socket() -> Socket {
@@ -228,6 +231,7 @@ impl Parser {
             carry: Vec::new(),
             carry_truncated: false,
             cmd_line: None,
+            title: None,
         }
     }
 
@@ -374,6 +378,9 @@ impl Parser {
                     ss_ctx.single_state = None;
                 }
             }
+        }
+        if let Some((l, _)) = self.title {
+            first_line = l;
         }
         if cmd.is_some() {
             // The command line is where the snapshot begins.
@@ -568,6 +575,11 @@ impl Parser {
             let c = std::mem::take(&mut self.pending_clues);
             merge_clues(&mut s.clues, c);
             s.last_line = self.line_no;
+            if let Some((_, k)) = self.title.take() {
+                if s.keys.len() < MAX_KEYS {
+                    s.keys.push(k);
+                }
+            }
         }
     }
 
@@ -592,6 +604,7 @@ impl Parser {
         if spans.is_empty() {
             self.spans = spans;
             self.flush_pending(sink);
+            self.win_cont = false;
             return;
         }
         self.nonblank += 1;
@@ -1093,6 +1106,7 @@ impl Parser {
                 self.pending_clues = OsClues::default();
                 self.win_cont = false;
                 self.cmd_line = Some(self.line_no);
+                self.title = None;
                 if c.tool == Tool::PowerShell || c.windows {
                     self.pending_clues.windows = true;
                 }
@@ -1277,6 +1291,16 @@ impl Parser {
                 if lower.contains("(ipv6, ") {
                     self.pending_clues.hpux = true;
                 }
+                let key = if inet {
+                    0x7469_746c_6569_6e65u64
+                } else {
+                    0x7469_746c_6577_696eu64
+                };
+                if self.snap.as_ref().is_some_and(|s| s.keys.contains(&key)) {
+                    // A second `Active ... connections` title: the next command's output.
+                    self.close_snapshot(sink);
+                }
+                self.title = Some((self.line_no, key));
                 self.section = if inet {
                     Section::Inet(InetLayout::UNKNOWN)
                 } else {
