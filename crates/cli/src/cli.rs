@@ -126,6 +126,10 @@ Examples:
   tcpdoctor ls --process nginx")]
     Ls(LsArgs),
 
+    /// The lab: reproduce the classic TCP failures in throwaway network namespaces (a real
+    /// MariaDB included) and see what tcpdoctor concludes on each side. Needs root.
+    Lab(LabArgs),
+
     /// Print shell completions or the man page, generated from this command line.
     #[command(hide = true)]
     Generate {
@@ -135,6 +139,53 @@ Examples:
         /// Write into this directory instead of standard output.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
+    },
+}
+
+/// `lab` options.
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: LabCommand,
+}
+
+/// `lab` commands.
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// List the scenarios: name, what happens, the findings expected on each side.
+    List,
+    /// Run one scenario in a client and a server namespace, diagnose both sides while the
+    /// problem is live, print the numbers and the findings, and remove everything.
+    #[command(after_help = "\
+Exit status: 0 success (with --check: every expected finding was reported on the right side,
+naming the right port or process); 1 --check found a difference (printed as expected vs got);
+2 error (not root, MariaDB missing, a step failed); 130 interrupted (everything removed).")]
+    Run {
+        /// Scenario name (see `tcpdoctor lab list`).
+        name: String,
+        /// Workload length of each phase in seconds, instead of the scenario's.
+        #[arg(long, value_name = "S")]
+        duration: Option<f64>,
+        /// New connections (or requests) per second, instead of the scenario's.
+        #[arg(long, value_name = "N")]
+        rate: Option<u32>,
+        /// Leave the namespaces and processes running for inspection (up to 10 minutes);
+        /// `tcpdoctor lab clean` removes them.
+        #[arg(long)]
+        keep: bool,
+        /// Compare the findings with the scenario's expectations; exit 1 on a difference.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Remove what crashed or --keep runs left: their namespaces, the processes the lab started
+    /// (verified by pid and start time) and MariaDB's temporary datadir.
+    Clean,
+    /// Internal: one lab workload process.
+    #[command(name = "__worker", hide = true)]
+    Worker {
+        /// The worker's instructions (JSON).
+        spec: String,
     },
 }
 

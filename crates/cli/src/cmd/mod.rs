@@ -1,6 +1,7 @@
 //! One module per command; each wires one source to one consumer.
 
 mod generate;
+mod lab;
 mod ls;
 mod summary;
 
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Some(Command::Summary(a)) => summary::run(&g, &a),
         Some(Command::Ls(a)) => ls::run(&g, &a),
+        Some(Command::Lab(a)) => lab::run(&g, a),
         Some(Command::Generate { kind, out_dir }) => generate::run(kind, out_dir.as_deref()),
     }
 }
