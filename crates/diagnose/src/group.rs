@@ -27,8 +27,8 @@
 //!   stream ([`GroupAggregator::learn_listeners`]) when listeners come first, as they do in
 //!   both `/proc/net/tcp` and inet_diag dumps of one family (tcp-facts 8.1).
 
+use crate::fxhash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -99,10 +99,37 @@ pub enum Direction {
 
 /// The set of local ports some socket listens on. Port-level on purpose: a TIME_WAIT or
 /// CLOSE_WAIT socket on local port 3306 belongs to the 3306 service whichever address the
-/// listener bound.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// listener bound. A 65,536-bit map (8 KiB); serialises as a sorted list of ports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<u16>", into = "Vec<u16>")]
 pub struct ListeningPorts {
-    ports: BTreeSet<u16>,
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl Default for ListeningPorts {
+    fn default() -> ListeningPorts {
+        ListeningPorts {
+            bits: vec![0; 1024],
+            len: 0,
+        }
+    }
+}
+
+impl From<Vec<u16>> for ListeningPorts {
+    fn from(v: Vec<u16>) -> ListeningPorts {
+        let mut l = ListeningPorts::new();
+        for p in v {
+            l.insert(p);
+        }
+        l
+    }
+}
+
+impl From<ListeningPorts> for Vec<u16> {
+    fn from(l: ListeningPorts) -> Vec<u16> {
+        l.iter().collect()
+    }
 }
 
 impl ListeningPorts {
@@ -121,8 +148,15 @@ impl ListeningPorts {
     }
 
     /// Adds a port.
+    #[inline]
     pub fn insert(&mut self, port: u16) {
-        self.ports.insert(port);
+        let (w, b) = (usize::from(port >> 6), 1u64 << (port & 63));
+        if let Some(word) = self.bits.get_mut(w) {
+            if *word & b == 0 {
+                *word |= b;
+                self.len += 1;
+            }
+        }
     }
 
     /// Adds the local port of `s` if it is a listener with a numeric port.
@@ -131,7 +165,7 @@ impl ListeningPorts {
         if s.state == TcpState::Listen {
             if let Some(p) = s.local.port() {
                 if p != 0 {
-                    self.ports.insert(p);
+                    self.insert(p);
                 }
             }
         }
@@ -140,22 +174,29 @@ impl ListeningPorts {
     /// Whether something listens on `port`.
     #[inline]
     pub fn contains(&self, port: u16) -> bool {
-        self.ports.contains(&port)
+        self.bits
+            .get(usize::from(port >> 6))
+            .is_some_and(|w| w & (1u64 << (port & 63)) != 0)
     }
 
     /// The ports, ascending.
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        self.ports.iter().copied()
+        self.bits.iter().enumerate().flat_map(|(i, w)| {
+            let w = *w;
+            (0..64u16)
+                .filter(move |b| w & (1u64 << b) != 0)
+                .map(move |b| ((i as u16) << 6) | b)
+        })
     }
 
     /// Number of ports.
     pub fn len(&self) -> usize {
-        self.ports.len()
+        self.len
     }
 
     /// Whether no port is listened on.
     pub fn is_empty(&self) -> bool {
-        self.ports.is_empty()
+        self.len == 0
     }
 }
 
@@ -256,7 +297,7 @@ pub struct GroupAggregator {
     learn: bool,
     owners_resolved: bool,
     services: Arc<ServiceNames>,
-    entries: HashMap<Key, Entry>,
+    entries: FxHashMap<Key, Entry>,
     total: u64,
 }
 
@@ -280,7 +321,7 @@ impl GroupAggregator {
             learn: false,
             owners_resolved,
             services,
-            entries: HashMap::new(),
+            entries: FxHashMap::default(),
             total: 0,
         }
     }
@@ -658,5 +699,26 @@ mod tests {
         assert_eq!(j["by"], "state");
         assert_eq!(j["groups"][0]["states"]["TIME_WAIT"], 6);
         assert_eq!(j["others"]["total"], 6);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod listening_tests {
+    use super::*;
+
+    #[test]
+    fn bitmap_set_round_trips() {
+        let mut l = ListeningPorts::new();
+        for p in [65535, 0, 80, 80, 443, 64] {
+            l.insert(p);
+        }
+        assert_eq!(l.len(), 5);
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![0, 64, 80, 443, 65535]);
+        assert!(l.contains(65535) && l.contains(64) && !l.contains(65) && !l.contains(8080));
+        let j = serde_json::to_string(&l).unwrap();
+        assert_eq!(j, "[0,64,80,443,65535]");
+        let back: ListeningPorts = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, l);
     }
 }

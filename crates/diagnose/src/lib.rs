@@ -16,6 +16,7 @@ pub mod catalogue;
 pub mod check;
 mod engine;
 pub mod finding;
+pub mod fxhash;
 pub mod group;
 pub mod observe;
 pub mod os;

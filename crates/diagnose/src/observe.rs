@@ -10,8 +10,9 @@
 //! names (pasted `netstat` without `-n`) are not addresses and stay out of the address maps.
 
 use crate::finding::SampleSocket;
+use crate::fxhash::{FxHashMap, FxHashSet};
 use crate::group::ListeningPorts;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use tcpdoctor_model::{
@@ -136,29 +137,29 @@ pub struct Observation {
     /// Listening sockets.
     pub listeners: Vec<ListenerInfo>,
     /// All sockets per local port.
-    pub by_local_port: HashMap<u16, StateCounts>,
+    pub by_local_port: FxHashMap<u16, StateCounts>,
     /// TIME_WAIT on listened ports, per (port, peer).
-    pub server_tw_peers: HashMap<(u16, IpAddr), u64>,
+    pub server_tw_peers: FxHashMap<(u16, IpAddr), u64>,
     /// Sample TIME_WAIT sockets per listened port.
-    pub server_tw_samples: HashMap<u16, Vec<SampleSocket>>,
+    pub server_tw_samples: FxHashMap<u16, Vec<SampleSocket>>,
     /// Sample SYN_RECV sockets per listened port.
-    pub syn_recv_samples: HashMap<u16, Vec<SampleSocket>>,
+    pub syn_recv_samples: FxHashMap<u16, Vec<SampleSocket>>,
     /// Client-side port spaces.
-    pub port_spaces: HashMap<PortSpaceKey, PortSpace>,
+    pub port_spaces: FxHashMap<PortSpaceKey, PortSpace>,
     /// Client-side sockets (local port not listened on) in the ephemeral range, any state.
     pub client_in_range: u64,
     /// Distinct client-side local ports in use (a bitmap of 65,536 bits).
     client_ports: Vec<u64>,
     /// Per process.
-    pub processes: HashMap<u32, ProcessStats>,
+    pub processes: FxHashMap<u32, ProcessStats>,
     /// Per peer address.
-    pub peers: HashMap<IpAddr, PeerStats>,
+    pub peers: FxHashMap<IpAddr, PeerStats>,
     /// CLOSE_WAIT sockets per service key (`local:<port>` / `remote:<port>`), for sources
     /// without owners.
-    pub close_wait_by_service: HashMap<(bool, u16), u64>,
+    pub close_wait_by_service: FxHashMap<(bool, u16), u64>,
     /// Identities (cookie, else inode) of CLOSE_WAIT sockets, to see which persist across
     /// scans; capped at `max_keys`.
-    pub close_wait_ids: HashSet<u64>,
+    pub close_wait_ids: FxHashSet<u64>,
     /// Sockets with no inode by state (live sources: orphans and mini-sockets, tcp-facts 8.10).
     pub no_inode: StateCounts,
     /// FIN_WAIT2 sockets still held by an application (inode known: shutdown(SHUT_WR)).
@@ -183,17 +184,17 @@ impl Observation {
             states: StateCounts::default(),
             listening: cfg.listening.clone(),
             listeners: Vec::new(),
-            by_local_port: HashMap::new(),
-            server_tw_peers: HashMap::new(),
-            server_tw_samples: HashMap::new(),
-            syn_recv_samples: HashMap::new(),
-            port_spaces: HashMap::new(),
+            by_local_port: FxHashMap::default(),
+            server_tw_peers: FxHashMap::default(),
+            server_tw_samples: FxHashMap::default(),
+            syn_recv_samples: FxHashMap::default(),
+            port_spaces: FxHashMap::default(),
             client_in_range: 0,
             client_ports: vec![0; 1024],
-            processes: HashMap::new(),
-            peers: HashMap::new(),
-            close_wait_by_service: HashMap::new(),
-            close_wait_ids: HashSet::new(),
+            processes: FxHashMap::default(),
+            peers: FxHashMap::default(),
+            close_wait_by_service: FxHashMap::default(),
+            close_wait_ids: FxHashSet::default(),
             no_inode: StateCounts::default(),
             fin_wait2_held: 0,
             fin_wait2_samples: Vec::new(),

@@ -227,7 +227,8 @@ pub(crate) fn close_wait_leak(ctx: &Ctx<'_>) -> Vec<Finding> {
         f.explanation = format!(
             "The peer sent its FIN first; the kernel acknowledged it and moved the socket to \
              CLOSE_WAIT, where it stays until {} calls close(): the socket is still open in the \
-             process (it has an inode, tcp-facts 8.10), so no kernel timeout ends it (14.3). Each \
+             process (it has an inode, tcp-facts 8.10), and the kernel does not close it on the \
+             application's behalf (14.3). Each \
              one also holds a file descriptor.{}{}",
             pr.comm,
             idle,

@@ -143,7 +143,7 @@ pub(crate) fn accept_queue(ctx: &Ctx<'_>) -> Vec<Finding> {
     f.explanation = format!(
         "The kernel completes the handshake and queues the connection until the application \
          calls accept(); for a listener Recv-Q is the queue and Send-Q its limit (tcp-facts 8.5, \
-         9.7). When the queue is full the kernel drops the handshake's last packet and counts \
+         9.7). While the queue is full the kernel drops new SYNs for the listener and counts \
          ListenOverflows (also in ListenDrops, 7.5): the client retransmits, and users see slow \
          or timed-out connects. The limit is the listen() backlog capped by net.core.somaxconn \
          (default 4096 since 5.4, 128 before; 7.4).{}",
