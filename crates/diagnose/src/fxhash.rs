@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn addresses_sharing_low_octets_spread_over_buckets() {
         // 4,096 addresses that differ only in their first two octets.
-        let mut buckets = std::collections::HashSet::new();
+        let mut buckets = HashSet::new();
         for a in 0..64u8 {
             for b in 0..64u8 {
                 let ip = IpAddr::V4(Ipv4Addr::new(a, b, 7, 7));
