@@ -8,8 +8,8 @@
 //! * [`observe`]: the per-scan aggregates the rules need ([`Observation`], a sink).
 //! * [`diagnose()`]: observations + kernel context -> [`Report`] of [`Finding`]s;
 //!   the ids and thresholds are listed in [`catalogue`].
-//! * [`rates`]: counter deltas over an interval.
-//! * [`check`]: monitoring-plugin status, status line and perfdata.
+//! * [`rates`](mod@rates): counter deltas over an interval.
+//! * [`check`](mod@check): monitoring-plugin status, status line and perfdata.
 //! * [`sysctl`]: the kernel-settings audit, the `/etc/sysctl.d/` generator and the write check.
 
 pub mod catalogue;
