@@ -11,6 +11,45 @@
 //! * [`rates`](mod@rates): counter deltas over an interval.
 //! * [`check`](mod@check): monitoring-plugin status, status line and perfdata.
 //! * [`sysctl`]: the kernel-settings audit, the `/etc/sysctl.d/` generator and the write check.
+//!
+//! # Wiring (what the CLI does)
+//!
+//! ```
+//! use tcpdoctor_diagnose::*;
+//! use tcpdoctor_model::{KernelContext, ScanInfo, Socket, SocketSink, SourceKind, TcpState};
+//!
+//! // 1. Kernel context from the live source (empty for pasted text).
+//! let kernel = KernelContext::default();
+//! // 2. One Observation per scan. Give it the listening ports when the stream's order is not
+//! //    "listeners first" (e.g. from a cheap LISTEN-only dump), and the ephemeral range.
+//! let info = ScanInfo::new(SourceKind::Netlink);
+//! let cfg = ObserveConfig {
+//!     listening: ListeningPorts::new(),
+//!     port_range: kernel.local_port_range(),
+//!     ..Default::default()
+//! };
+//! let mut obs = Observation::new(&info, cfg);
+//! // source.dump(&mut obs)?  -- it is a SocketSink:
+//! obs.socket(&Socket::new(TcpState::Listen, "0.0.0.0:80".parse().unwrap(), "0.0.0.0:0".parse().unwrap()));
+//! // 3. Diagnose (two observations + kernel_before + interval_ms give rates and growth).
+//! let observations = [obs];
+//! let mut input = DiagnoseInput::new(&observations, &kernel, SourceOs::Linux);
+//! input.interval_ms = None;
+//! let report = diagnose(&input);
+//! assert_eq!(report.total, 1);
+//! assert!(report.findings.is_empty());
+//! // 4. `tcpdoctor sysctl`: audit, --emit, and the check before any write.
+//! let rows = audit(&kernel, Some(&report));
+//! let _file = emit_sysctl_d(&rows, "host web01, kernel 6.8");
+//! assert!(validate_write(&kernel, "net.ipv4.tcp_max_tw_buckets", "262144").is_ok());
+//! // 5. `tcpdoctor check`.
+//! let mut cfg = CheckConfig::default();
+//! cfg.add_warn("time_wait=20000").unwrap();
+//! cfg.add_crit("time_wait=50000").unwrap();
+//! let res = check(&report, &cfg);
+//! assert_eq!(res.exit_code(), 0);
+//! assert!(res.output().starts_with("TCP OK - 1 sockets"));
+//! ```
 
 pub mod catalogue;
 pub mod check;

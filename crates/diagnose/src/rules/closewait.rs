@@ -349,7 +349,13 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
     }
     let last = ctx.obs;
     let mut series = Vec::new();
+    let first = &ctx.all[0];
     for (pid, p) in &last.processes {
+        // Only what existed at the first scan: a process started since then ramps up from
+        // zero, which is not a leak.
+        if !first.processes.get(pid).is_some_and(|q| q.process.comm == p.process.comm) {
+            continue;
+        }
         for st in [TcpState::Established, TcpState::CloseWait] {
             let values: Vec<u64> = ctx
                 .all
@@ -374,6 +380,9 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
         }
     }
     for ip in last.peers.keys() {
+        if !first.peers.contains_key(ip) {
+            continue;
+        }
         for st in [TcpState::Established, TcpState::CloseWait] {
             let values: Vec<u64> = ctx
                 .all
