@@ -353,7 +353,11 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
     for (pid, p) in &last.processes {
         // Only what existed at the first scan: a process started since then ramps up from
         // zero, which is not a leak.
-        if !first.processes.get(pid).is_some_and(|q| q.process.comm == p.process.comm) {
+        let existed = first
+            .processes
+            .get(pid)
+            .map(|q| q.process.comm == p.process.comm);
+        if existed != Some(true) {
             continue;
         }
         for st in [TcpState::Established, TcpState::CloseWait] {
