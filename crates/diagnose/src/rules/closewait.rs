@@ -102,13 +102,22 @@ pub(crate) fn close_wait_leak(ctx: &Ctx<'_>) -> Vec<Finding> {
         } else {
             Severity::Warning
         };
+        // Windows `netstat -ano` gives a pid without a name.
+        let name = if pr.comm.is_empty() {
+            format!("process {}", pr.pid)
+        } else {
+            pr.comm.clone()
+        };
+        let who = if pr.comm.is_empty() {
+            format!("pid {}", pr.pid)
+        } else {
+            format!("{} (pid {})", pr.comm, pr.pid)
+        };
         let mut f = Finding::new(
             "close-wait-leak",
             sev,
             format!(
-                "{} (pid {}) holds {} CLOSE_WAIT sockets: the peers closed, the application never did",
-                pr.comm,
-                pr.pid,
+                "{who} holds {} CLOSE_WAIT sockets: the peers closed, the application never did",
                 n(cw)
             ),
         )
@@ -230,7 +239,7 @@ pub(crate) fn close_wait_leak(ctx: &Ctx<'_>) -> Vec<Finding> {
              process (it has an inode, tcp-facts 8.10), and the kernel does not close it on the \
              application's behalf (14.3). Each \
              one also holds a file descriptor.{}{}",
-            pr.comm,
+            name,
             idle,
             if any_mysql {
                 " The peers include MySQL (3306): mysqld closes connections idle past wait_timeout \
@@ -239,24 +248,39 @@ pub(crate) fn close_wait_leak(ctx: &Ctx<'_>) -> Vec<Finding> {
                 ""
             }
         );
-        common_texts(&mut f, &format!("{} (pid {})", pr.comm, pr.pid), any_mysql);
-        f.remedies.push(
-            Remedy::new(
-                RemedyLevel::Operations,
-                format!(
-                    "Restarting {} releases all {} at once; that treats the symptom. List them and the descriptor budget:",
-                    pr.comm,
-                    n(cw)
-                ),
-            )
-            .cmd(format!("ss -tanpo state close-wait | grep 'pid={},'", pr.pid))
-            .cmd(format!("ls /proc/{}/fd | wc -l; grep 'open files' /proc/{}/limits", pr.pid, pr.pid)),
+        common_texts(&mut f, &who, any_mysql);
+        let restart = Remedy::new(
+            RemedyLevel::Operations,
+            format!(
+                "Restarting {name} releases all {} at once; that treats the symptom. List them:",
+                n(cw)
+            ),
         );
+        f.remedies.push(match ctx.os {
+            SourceOs::Linux => restart
+                .cmd(format!(
+                    "ss -tanpo state close-wait | grep 'pid={},'",
+                    pr.pid
+                ))
+                .cmd(format!(
+                    "ls /proc/{}/fd | wc -l; grep 'open files' /proc/{}/limits",
+                    pr.pid, pr.pid
+                )),
+            SourceOs::Windows => restart.cmd(format!(
+                "netstat -ano | findstr CLOSE_WAIT | findstr \" {}\"",
+                pr.pid
+            )),
+            _ => restart.cmd(format!("lsof -nP -a -p {} -iTCP -sTCP:CLOSE_WAIT", pr.pid)),
+        });
         f.remedies.push(Remedy::new(
             RemedyLevel::Kernel,
-            "No kernel setting fixes this: only the application's close() ends CLOSE_WAIT. As a \
-             stopgap `ss -K state close-wait` can destroy them from outside (SOCK_DESTROY: root, \
-             and a kernel built with INET_DIAG_DESTROY, tcp-facts 9.12).",
+            if ctx.os == SourceOs::Linux {
+                "No kernel setting fixes this: only the application's close() ends CLOSE_WAIT. As \
+                 a stopgap `ss -K state close-wait` can destroy them from outside (SOCK_DESTROY: \
+                 root, and a kernel built with INET_DIAG_DESTROY, tcp-facts 9.12)."
+            } else {
+                "No OS setting fixes this: only the application's close() ends CLOSE_WAIT (tcp-facts 14.3)."
+            },
         ));
         out.push(f);
     }
@@ -376,7 +400,11 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
                 series.push(Series {
                     kind: GroupKind::Process,
                     key: format!("pid:{pid}"),
-                    label: format!("{} (pid {pid})", p.process.comm),
+                    label: if p.process.comm.is_empty() {
+                        format!("pid {pid}")
+                    } else {
+                        format!("{} (pid {pid})", p.process.comm)
+                    },
                     state: st,
                     values,
                 });
