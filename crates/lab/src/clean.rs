@@ -35,8 +35,14 @@ pub fn clean(state: &StateFile) -> Result<CleanReport, LabError> {
             rep.live.push(format!("{} ({})", r.scenario, r.id));
             continue;
         }
-        rep.killed.extend(r.processes.iter().filter(|p| p.is_alive()).map(|p| format!("{}[{}]", p.what, p.pid)));
-        rep.namespaces.extend(r.namespaces.iter().filter(|n| ns_exists(n)).cloned());
+        rep.killed.extend(
+            r.processes
+                .iter()
+                .filter(|p| p.is_alive())
+                .map(|p| format!("{}[{}]", p.what, p.pid)),
+        );
+        rep.namespaces
+            .extend(r.namespaces.iter().filter(|n| ns_exists(n)).cloned());
         rep.errors.extend(remove_run(&r));
         state.remove(&r.id)?;
         rep.runs.push(format!("{} ({})", r.scenario, r.id));
@@ -45,14 +51,20 @@ pub fn clean(state: &StateFile) -> Result<CleanReport, LabError> {
     if let Ok(dir) = std::fs::read_dir("/run/netns") {
         for e in dir.flatten().take(10_000) {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(pid) = stray_owner(&name) else { continue };
+            let Some(pid) = stray_owner(&name) else {
+                continue;
+            };
             if pid == me || crate::procs::is_running(pid) {
                 continue;
             }
             let r = RunRecord {
                 id: String::new(),
                 scenario: String::new(),
-                owner: crate::procs::ProcRecord { pid, start_time: 0, what: String::new() },
+                owner: crate::procs::ProcRecord {
+                    pid,
+                    start_time: 0,
+                    what: String::new(),
+                },
                 namespaces: vec![name.clone()],
                 processes: vec![],
                 dirs: vec![],

@@ -43,7 +43,10 @@ pub fn terminate(child: &mut Child, grace: Duration) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    if let Some(pid) = i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw) {
+    if let Some(pid) = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
     }
     let start = Instant::now();
@@ -79,8 +82,14 @@ pub fn run(cmd: &mut Command, limit: Duration, interruptible: bool) -> Result<Ou
             }
             Ok(None) if start.elapsed() > limit => {
                 terminate(&mut child, Duration::from_millis(500));
-                let e = err.recv_timeout(Duration::from_millis(300)).unwrap_or_default();
-                return Err(LabError::Timeout { what, limit, detail: format!("; stderr: {}", e.trim()) });
+                let e = err
+                    .recv_timeout(Duration::from_millis(300))
+                    .unwrap_or_default();
+                return Err(LabError::Timeout {
+                    what,
+                    limit,
+                    detail: format!("; stderr: {}", e.trim()),
+                });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => {
@@ -105,7 +114,11 @@ pub fn run_ok(cmd: &mut Command, limit: Duration) -> Result<Output, LabError> {
     if o.status.success() {
         Ok(o)
     } else {
-        Err(LabError::Command { cmd: what, status: o.status.to_string(), stderr: o.stderr.trim().to_string() })
+        Err(LabError::Command {
+            cmd: what,
+            status: o.status.to_string(),
+            stderr: o.stderr.trim().to_string(),
+        })
     }
 }
 

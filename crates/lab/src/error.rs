@@ -60,6 +60,9 @@ pub enum LabError {
 impl LabError {
     /// An [`LabError::Io`] with context.
     pub fn io(what: impl Into<String>, source: std::io::Error) -> LabError {
-        LabError::Io { what: what.into(), source }
+        LabError::Io {
+            what: what.into(),
+            source,
+        }
     }
 }

@@ -17,7 +17,10 @@ pub const LAB_USER: &str = "lab";
 
 fn find_in_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
-    let dirs = path.split(':').map(PathBuf::from).chain(["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"].map(PathBuf::from));
+    let dirs = path
+        .split(':')
+        .map(PathBuf::from)
+        .chain(["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"].map(PathBuf::from));
     for d in dirs {
         for n in names {
             let p = d.join(n);
@@ -31,7 +34,8 @@ fn find_in_path(names: &[&str]) -> Option<PathBuf> {
 
 /// `mariadbd` (or `mysqld`) and `mariadb-install-db` (or `mysql_install_db`).
 pub fn binaries() -> Result<(PathBuf, PathBuf), LabError> {
-    let server = find_in_path(&["mariadbd", "mysqld"]).ok_or_else(|| LabError::MariadbMissing("mariadbd".into()))?;
+    let server = find_in_path(&["mariadbd", "mysqld"])
+        .ok_or_else(|| LabError::MariadbMissing("mariadbd".into()))?;
     let install = find_in_path(&["mariadb-install-db", "mysql_install_db"])
         .ok_or_else(|| LabError::MariadbMissing("mariadb-install-db".into()))?;
     Ok((server, install))
@@ -66,7 +70,11 @@ pub struct Mariadb {
     pub password: String,
 }
 
-const COMMON: &[&str] = &["--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M", "--skip-name-resolve"];
+const COMMON: &[&str] = &[
+    "--innodb-log-file-size=8M",
+    "--innodb-buffer-pool-size=32M",
+    "--skip-name-resolve",
+];
 
 fn random_password() -> String {
     let mut b = [0u8; 12];
@@ -74,7 +82,10 @@ fn random_password() -> String {
         use std::io::Read;
         let _ = f.read_exact(&mut b);
     }
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let mut s: String = b.iter().map(|x| format!("{x:02x}")).collect();
     s.push_str(&format!("{:x}", t & 0xffff));
     s
@@ -83,14 +94,26 @@ fn random_password() -> String {
 impl Mariadb {
     /// Initialises `dir` and starts the server inside namespace `ns` on `addr:port`.
     /// `detached` (`--keep`): the server is not tied to the lab's life.
-    pub fn start(ns: &str, addr: &str, port: u16, dir: &Path, wait_timeout_s: u64, detached: bool) -> Result<Mariadb, LabError> {
+    pub fn start(
+        ns: &str,
+        addr: &str,
+        port: u16,
+        dir: &Path,
+        wait_timeout_s: u64,
+        detached: bool,
+    ) -> Result<Mariadb, LabError> {
         let (server, install) = binaries()?;
         let data = dir.join("data");
-        std::fs::create_dir_all(&data).map_err(|e| LabError::io(format!("creating {}", data.display()), e))?;
+        std::fs::create_dir_all(&data)
+            .map_err(|e| LabError::io(format!("creating {}", data.display()), e))?;
         let mut c = Command::new(&install);
         c.arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
-            .args(["--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"])
+            .args([
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
             .args(COMMON);
         run_ok(&mut c, Duration::from_secs(120))?;
         let socket = dir.join("mysqld.sock");
@@ -108,12 +131,19 @@ impl Mariadb {
             .arg(format!("--bind-address={addr}"))
             .arg(format!("--port={port}"))
             .arg(format!("--wait-timeout={wait_timeout_s}"))
-            .args(["--user=root", "--max-connections=2000", "--skip-log-bin", "--performance-schema=OFF"])
+            .args([
+                "--user=root",
+                "--max-connections=2000",
+                "--skip-log-bin",
+                "--performance-schema=OFF",
+            ])
             .args(COMMON)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let mut child = c.spawn().map_err(|e| LabError::io("starting mariadbd", e))?;
+        let mut child = c
+            .spawn()
+            .map_err(|e| LabError::io("starting mariadbd", e))?;
         let proc = match ProcRecord::of(child.id(), "mariadbd") {
             Some(p) => p,
             None => {
@@ -121,7 +151,13 @@ impl Mariadb {
                 return Err(LabError::Protocol("mariadbd exited at once".into()));
             }
         };
-        let mut db = Mariadb { proc, child: Some(child), dir: dir.to_path_buf(), socket, password: random_password() };
+        let mut db = Mariadb {
+            proc,
+            child: Some(child),
+            dir: dir.to_path_buf(),
+            socket,
+            password: random_password(),
+        };
         let start = Instant::now();
         loop {
             if crate::signals::interrupted() {
@@ -129,7 +165,10 @@ impl Mariadb {
             }
             if let Some(ch) = db.child.as_mut() {
                 if let Ok(Some(st)) = ch.try_wait() {
-                    return Err(LabError::Protocol(format!("mariadbd exited ({st}); its log: {}", db.log_tail())));
+                    return Err(LabError::Protocol(format!(
+                        "mariadbd exited ({st}); its log: {}",
+                        db.log_tail()
+                    )));
                 }
             }
             if db.root().is_ok() {
@@ -177,13 +216,20 @@ impl Mariadb {
         let rows: Vec<(String, String)> = c
             .query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected','Max_used_connections','Aborted_clients','Connections')")
             .map_err(|e| LabError::Mysql(e.to_string()))?;
-        let get = |k: &str| rows.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.parse::<u64>().ok()).unwrap_or(0);
+        let get = |k: &str| {
+            rows.iter()
+                .find(|(n, _)| n == k)
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         let sleep: Option<u64> = c
             .query_first(format!(
                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Sleep' AND USER = '{LAB_USER}'"
             ))
             .map_err(|e| LabError::Mysql(e.to_string()))?;
-        let wt: Option<u64> = c.query_first("SELECT @@GLOBAL.wait_timeout").map_err(|e| LabError::Mysql(e.to_string()))?;
+        let wt: Option<u64> = c
+            .query_first("SELECT @@GLOBAL.wait_timeout")
+            .map_err(|e| LabError::Mysql(e.to_string()))?;
         Ok(MysqlView {
             threads_connected: get("Threads_connected").saturating_sub(1),
             max_used_connections: get("Max_used_connections"),
@@ -192,6 +238,24 @@ impl Mariadb {
             sleep_threads: sleep.unwrap_or(0),
             wait_timeout: wt.unwrap_or(0),
         })
+    }
+
+    /// Kills (`KILL CONNECTION`) every Sleep thread of the lab user; the server closes those
+    /// connections with a FIN. Returns how many.
+    pub fn kill_idle(&self) -> Result<u64, LabError> {
+        let mut c = self.root()?;
+        let ids: Vec<u64> = c
+            .query(format!(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Sleep' AND USER = '{LAB_USER}'"
+            ))
+            .map_err(|e| LabError::Mysql(e.to_string()))?;
+        let mut n = 0;
+        for id in ids.iter().take(100_000) {
+            if c.query_drop(format!("KILL CONNECTION {id}")).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Leaves the server running (`--keep`): `tcpdoctor lab clean` stops it.

@@ -18,7 +18,11 @@ pub struct ProcRecord {
 impl ProcRecord {
     /// Records a running process; `None` when it is already gone.
     pub fn of(pid: u32, what: &str) -> Option<ProcRecord> {
-        Some(ProcRecord { pid, start_time: start_time(pid)?, what: what.to_string() })
+        Some(ProcRecord {
+            pid,
+            start_time: start_time(pid)?,
+            what: what.to_string(),
+        })
     }
 
     /// Whether `pid` still is this process (same start time, not a zombie).
@@ -55,13 +59,19 @@ pub fn is_running(pid: u32) -> bool {
 /// The command line of `pid`, arguments joined by spaces.
 pub fn cmdline(pid: u32) -> Option<String> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let parts: Vec<String> =
-        raw.split(|b| *b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+    let parts: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
     Some(parts.join(" "))
 }
 
 fn signal(pid: u32, sig: rustix::process::Signal) {
-    if let Some(p) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+    if let Some(p) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
         let _ = rustix::process::kill_process(p, sig);
     }
 }
@@ -93,7 +103,8 @@ mod tests {
 
     #[test]
     fn parses_stat_with_odd_names() {
-        let s = "4242 (a) b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        let s =
+            "4242 (a) b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
         assert_eq!(parse_stat(s), Some(('S', 987654)));
         assert_eq!(parse_stat("4242 (x) Z"), None);
         assert_eq!(parse_stat("garbage"), None);
@@ -105,7 +116,10 @@ mod tests {
         let r = ProcRecord::of(me, "test").unwrap();
         assert!(r.is_alive());
         assert!(cmdline(me).is_some());
-        let recycled = ProcRecord { start_time: r.start_time + 1, ..r.clone() };
+        let recycled = ProcRecord {
+            start_time: r.start_time + 1,
+            ..r.clone()
+        };
         assert!(!recycled.is_alive());
         // Never signals a pid whose start time differs.
         assert!(!kill_verified(&recycled, Duration::from_millis(10)));
@@ -113,7 +127,10 @@ mod tests {
 
     #[test]
     fn kills_a_child_by_pid() {
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let r = ProcRecord::of(child.id(), "sleep").unwrap();
         assert!(r.is_alive());
         // Reap in the background so the zombie disappears.

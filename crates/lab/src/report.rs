@@ -11,7 +11,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// A finding's severity, as the report spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// `info`.
@@ -159,7 +161,10 @@ mod tests {
         assert_eq!(r.findings().len(), 2);
         assert_eq!(r.findings()[0].severity, Severity::Info);
         assert_eq!(r.findings()[1].severity, Severity::Warning);
-        assert_eq!(r.findings()[0].group_keys(), vec!["local:8080", "10.213.0.1"]);
+        assert_eq!(
+            r.findings()[0].group_keys(),
+            vec!["local:8080", "10.213.0.1"]
+        );
     }
 
     #[test]
@@ -187,6 +192,9 @@ mod tests {
     fn bad_json_is_an_error() {
         assert!(DiagReport::parse("{").is_err());
         assert!(DiagReport::parse(r#"{"states": {}}"#).is_err());
-        assert!(DiagReport::parse(r#"{"total": 1, "states": {}, "findings": [{"id": "x", "severity": "bad"}]}"#).is_err());
+        assert!(DiagReport::parse(
+            r#"{"total": 1, "states": {}, "findings": [{"id": "x", "severity": "bad"}]}"#
+        )
+        .is_err());
     }
 }

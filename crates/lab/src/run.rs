@@ -108,20 +108,45 @@ struct Worker {
 }
 
 impl Worker {
-    fn spawn(exe: &PathBuf, ns: &str, spec: &WorkerSpec, password: Option<&str>) -> Result<Worker, LabError> {
+    fn spawn(
+        exe: &PathBuf,
+        ns: &str,
+        spec: &WorkerSpec,
+        password: Option<&str>,
+    ) -> Result<Worker, LabError> {
         let json = serde_json::to_string(spec).map_err(|e| LabError::Protocol(e.to_string()))?;
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns]).arg(exe).args(["lab", "__worker", &json]);
+        c.args(["netns", "exec", ns])
+            .arg(exe)
+            .args(["lab", "__worker", &json]);
         if let Some(p) = password {
             c.env(PASSWORD_ENV, p);
         }
-        c.stdin(if spec.detached { Stdio::null() } else { Stdio::piped() }).stdout(Stdio::piped()).stderr(Stdio::null());
-        let mut child = c.spawn().map_err(|e| LabError::io("starting a worker", e))?;
-        let rec = ProcRecord::of(child.id(), &format!("{} worker", match spec.role {
-            Role::Server(_) => "server",
-            Role::Client(_) => "client",
-        }))
-        .unwrap_or(ProcRecord { pid: child.id(), start_time: 0, what: "worker".into() });
+        c.stdin(if spec.detached {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        let mut child = c
+            .spawn()
+            .map_err(|e| LabError::io("starting a worker", e))?;
+        let rec = ProcRecord::of(
+            child.id(),
+            &format!(
+                "{} worker",
+                match spec.role {
+                    Role::Server(_) => "server",
+                    Role::Client(_) => "client",
+                }
+            ),
+        )
+        .unwrap_or(ProcRecord {
+            pid: child.id(),
+            start_time: 0,
+            what: "worker".into(),
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         let stdout = child.stdout.take();
         std::thread::spawn(move || {
@@ -129,15 +154,26 @@ impl Worker {
             // Bounded by the worker's life: the pipe closes when it exits.
             for line in std::io::BufReader::new(out).lines().take(10_000) {
                 let Ok(line) = line else { break };
-                let ev = serde_json::from_str::<Event>(&line)
-                    .unwrap_or(Event::Error { message: format!("unexpected worker output: {line}") });
+                let ev = serde_json::from_str::<Event>(&line).unwrap_or(Event::Error {
+                    message: format!("unexpected worker output: {line}"),
+                });
                 if tx.send((Instant::now(), ev)).is_err() {
                     break;
                 }
             }
         });
         let stdin = child.stdin.take();
-        Ok(Worker { child, rec, stdin, rx, ready: false, done: None, exit: None, error: None, gone: false })
+        Ok(Worker {
+            child,
+            rec,
+            stdin,
+            rx,
+            ready: false,
+            done: None,
+            exit: None,
+            error: None,
+            gone: false,
+        })
     }
 
     fn poll(&mut self) {
@@ -159,7 +195,12 @@ impl Worker {
     }
 
     /// Waits until `f` holds, the worker fails, or `limit` passes.
-    fn wait(&mut self, what: &str, limit: Duration, f: impl Fn(&Worker) -> bool) -> Result<(), LabError> {
+    fn wait(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        f: impl Fn(&Worker) -> bool,
+    ) -> Result<(), LabError> {
         let start = Instant::now();
         loop {
             self.poll();
@@ -170,10 +211,17 @@ impl Worker {
                 return Err(LabError::Protocol(format!("{} failed: {e}", self.rec.what)));
             }
             if self.gone {
-                return Err(LabError::Protocol(format!("{} exited before {what}", self.rec.what)));
+                return Err(LabError::Protocol(format!(
+                    "{} exited before {what}",
+                    self.rec.what
+                )));
             }
             if start.elapsed() > limit {
-                return Err(LabError::Timeout { what: format!("{} ({what})", self.rec.what), limit, detail: String::new() });
+                return Err(LabError::Timeout {
+                    what: format!("{} ({what})", self.rec.what),
+                    limit,
+                    detail: String::new(),
+                });
             }
             cmd::sleep(Duration::from_millis(10))?;
         }
@@ -208,7 +256,8 @@ struct LabEnv {
 impl LabEnv {
     fn save(&mut self) {
         if let Err(e) = self.state.put(&self.record) {
-            self.errors.push(format!("updating {}: {e}", self.state.path().display()));
+            self.errors
+                .push(format!("updating {}: {e}", self.state.path().display()));
         }
     }
 
@@ -232,9 +281,10 @@ impl LabEnv {
         if let Some(mut db) = self.mariadb.take() {
             db.stop();
         }
-        self.errors.extend(remove_run(&self.record).into_iter());
+        self.errors.extend(remove_run(&self.record));
         if let Err(e) = self.state.remove(&self.record.id) {
-            self.errors.push(format!("updating {}: {e}", self.state.path().display()));
+            self.errors
+                .push(format!("updating {}: {e}", self.state.path().display()));
         }
     }
 }
@@ -254,7 +304,10 @@ impl Drop for LabEnv {
 pub(crate) fn remove_run(r: &RunRecord) -> Vec<String> {
     let mut errors = Vec::new();
     for p in &r.processes {
-        procs::kill_verified(p, Duration::from_secs(if p.what == "mariadbd" { 10 } else { 2 }));
+        procs::kill_verified(
+            p,
+            Duration::from_secs(if p.what == "mariadbd" { 10 } else { 2 }),
+        );
     }
     for ns in &r.namespaces {
         if !ns.starts_with(NS_PREFIX) {
@@ -265,9 +318,15 @@ pub(crate) fn remove_run(r: &RunRecord) -> Vec<String> {
             continue;
         }
         if let Ok(out) = ip(&["netns", "pids", ns]) {
-            for pid in out.stdout.split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
+            for pid in out
+                .stdout
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok())
+            {
                 let cmdl = procs::cmdline(pid).unwrap_or_default();
-                let ours = cmdl.contains(" lab __worker ") || cmdl.contains("mariadbd") || cmdl.contains("mysqld");
+                let ours = cmdl.contains(" lab __worker ")
+                    || cmdl.contains("mariadbd")
+                    || cmdl.contains("mysqld");
                 if pid != std::process::id() && ours {
                     if let Some(rec) = ProcRecord::of(pid, "leftover") {
                         procs::kill_verified(&rec, Duration::from_secs(5));
@@ -280,7 +339,10 @@ pub(crate) fn remove_run(r: &RunRecord) -> Vec<String> {
         }
     }
     for d in &r.dirs {
-        let name = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = d
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.starts_with(NS_PREFIX) && d.exists() {
             if let Err(e) = std::fs::remove_dir_all(d) {
                 errors.push(format!("removing {}: {e}", d.display()));
@@ -300,38 +362,61 @@ fn diagnose(exe: &PathBuf, ns: &str, interval: Option<u32>) -> Result<DiagReport
     let out = cmd::run(&mut c, DIAG_LIMIT, true).map_err(|e| e.to_string())?;
     // 0: nothing reached --fail-on; 1: a finding did. Both print the report.
     if !matches!(out.status.code(), Some(0 | 1)) {
-        return Err(format!("`{what}` failed ({}): {}", out.status, out.stderr.trim()));
+        return Err(format!(
+            "`{what}` failed ({}): {}",
+            out.status,
+            out.stderr.trim()
+        ));
     }
-    DiagReport::parse(&out.stdout).map_err(|e| format!("`{what}` printed no diagnosis report ({e})"))
+    DiagReport::parse(&out.stdout)
+        .map_err(|e| format!("`{what}` printed no diagnosis report ({e})"))
 }
 
-fn diagnose_both(exe: &PathBuf, ns: &BTreeMap<Side, String>, interval: Option<u32>) -> BTreeMap<Side, Result<DiagReport, String>> {
+fn diagnose_both(
+    exe: &PathBuf,
+    ns: &BTreeMap<Side, String>,
+    interval: Option<u32>,
+) -> BTreeMap<Side, Result<DiagReport, String>> {
     std::thread::scope(|s| {
         let hs: Vec<_> = ns
             .iter()
             .map(|(side, name)| (*side, s.spawn(move || diagnose(exe, name, interval))))
             .collect();
         hs.into_iter()
-            .map(|(side, h)| (side, h.join().unwrap_or_else(|_| Err("diagnosis thread panicked".into()))))
+            .map(|(side, h)| {
+                (
+                    side,
+                    h.join()
+                        .unwrap_or_else(|_| Err("diagnosis thread panicked".into())),
+                )
+            })
             .collect()
     })
 }
 
 /// Runs `scenario`. Needs root. `progress` receives one line per step.
-pub fn run(scenario: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(&str)) -> Result<RunOutcome, LabError> {
+pub fn run(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<RunOutcome, LabError> {
     if !is_root() {
         return Err(LabError::NotRoot);
     }
     let mut sc = scenario.clone();
     if let Some(d) = opts.duration_s {
         if !(0.1..=600.0).contains(&d) {
-            return Err(LabError::Invalid("--duration must be between 0.1 and 600 seconds".into()));
+            return Err(LabError::Invalid(
+                "--duration must be between 0.1 and 600 seconds".into(),
+            ));
         }
         sc.duration_s = d;
     }
     if let Some(r) = opts.rate {
         if !(1..=10_000).contains(&r) {
-            return Err(LabError::Invalid("--rate must be between 1 and 10000".into()));
+            return Err(LabError::Invalid(
+                "--rate must be between 1 and 10000".into(),
+            ));
         }
         sc.rate = r;
     }
@@ -340,13 +425,22 @@ pub fn run(scenario: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(&str
     }
     let t0 = Instant::now();
     let me = std::process::id();
-    let owner = ProcRecord::of(me, "tcpdoctor lab run").ok_or_else(|| LabError::Protocol("cannot read /proc/self/stat".into()))?;
+    let owner = ProcRecord::of(me, "tcpdoctor lab run")
+        .ok_or_else(|| LabError::Protocol("cannot read /proc/self/stat".into()))?;
     let id = format!("{me}-{}", owner.start_time);
     let cns = format!("{NS_PREFIX}{me}-client");
     let sns = format!("{NS_PREFIX}{me}-server");
     let mut env = LabEnv {
         state: opts.state.clone(),
-        record: RunRecord { id, scenario: sc.name.into(), owner, namespaces: vec![], processes: vec![], dirs: vec![], kept: false },
+        record: RunRecord {
+            id,
+            scenario: sc.name.into(),
+            owner,
+            namespaces: vec![],
+            processes: vec![],
+            dirs: vec![],
+            kept: false,
+        },
         workers: vec![],
         mariadb: None,
         keep: opts.keep,
@@ -374,25 +468,58 @@ fn run_in(
 ) -> Result<RunOutcome, LabError> {
     env.record.namespaces = vec![cns.to_string(), sns.to_string()];
     env.save();
-    progress(&format!("creating namespaces {cns} ({CLIENT_ADDR}) and {sns} ({SERVER_ADDR}) joined by a veth pair"));
+    progress(&format!(
+        "creating namespaces {cns} ({CLIENT_ADDR}) and {sns} ({SERVER_ADDR}) joined by a veth pair"
+    ));
     for ns in [cns, sns] {
         ip(&["netns", "add", ns])?;
         ip(&["-n", ns, "link", "set", "lo", "up"])?;
     }
     let me = std::process::id();
     let (cif, sif) = (format!("tdlab{me}c"), format!("tdlab{me}s"));
-    ip(&["link", "add", &cif, "netns", cns, "type", "veth", "peer", "name", &sif, "netns", sns])?;
-    ip(&["-n", cns, "addr", "add", &format!("{CLIENT_ADDR}/30"), "dev", &cif])?;
-    ip(&["-n", sns, "addr", "add", &format!("{SERVER_ADDR}/30"), "dev", &sif])?;
+    ip(&[
+        "link", "add", &cif, "netns", cns, "type", "veth", "peer", "name", &sif, "netns", sns,
+    ])?;
+    ip(&[
+        "-n",
+        cns,
+        "addr",
+        "add",
+        &format!("{CLIENT_ADDR}/30"),
+        "dev",
+        &cif,
+    ])?;
+    ip(&[
+        "-n",
+        sns,
+        "addr",
+        "add",
+        &format!("{SERVER_ADDR}/30"),
+        "dev",
+        &sif,
+    ])?;
     ip(&["-n", cns, "link", "set", &cif, "up"])?;
     ip(&["-n", sns, "link", "set", &sif, "up"])?;
     if let Some((lo, hi)) = sc.client_port_range {
-        progress(&format!("client namespace: net.ipv4.ip_local_port_range = {lo} {hi} ({} ports)", hi - lo + 1));
+        progress(&format!(
+            "client namespace: net.ipv4.ip_local_port_range = {lo} {hi} ({} ports)",
+            hi - lo + 1
+        ));
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", cns, "sysctl", "-qw", &format!("net.ipv4.ip_local_port_range={lo} {hi}")]);
+        c.args([
+            "netns",
+            "exec",
+            cns,
+            "sysctl",
+            "-qw",
+            &format!("net.ipv4.ip_local_port_range={lo} {hi}"),
+        ]);
         run_ok(&mut c, Duration::from_secs(20))?;
     }
-    let namespaces = BTreeMap::from([(Side::Client, cns.to_string()), (Side::Server, sns.to_string())]);
+    let namespaces = BTreeMap::from([
+        (Side::Client, cns.to_string()),
+        (Side::Server, sns.to_string()),
+    ]);
     let mut pids: BTreeMap<Side, Vec<u32>> = BTreeMap::new();
     let life = if opts.keep { 600 } else { 300 };
     let spec = |role| WorkerSpec {
@@ -402,7 +529,11 @@ fn run_in(
         rate: sc.rate,
         duration_ms: (sc.duration_s * 1000.0) as u64,
         backlog: sc.backlog,
-        mysql_user: if sc.needs_mariadb() { Some(LAB_USER.into()) } else { None },
+        mysql_user: if sc.needs_mariadb() {
+            Some(LAB_USER.into())
+        } else {
+            None
+        },
         detached: opts.keep,
         max_life_s: life,
     };
@@ -413,14 +544,24 @@ fn run_in(
         env.record.dirs.push(dir.clone());
         env.save();
         progress(&format!("starting MariaDB in {sns} on {SERVER_ADDR}:{} (datadir in {}, wait_timeout={MYSQL_WAIT_TIMEOUT_S}s)", sc.port, dir.display()));
-        let db = Mariadb::start(sns, SERVER_ADDR, sc.port, &dir, MYSQL_WAIT_TIMEOUT_S, opts.keep)?;
+        let db = Mariadb::start(
+            sns,
+            SERVER_ADDR,
+            sc.port,
+            &dir,
+            MYSQL_WAIT_TIMEOUT_S,
+            opts.keep,
+        )?;
         env.record.processes.push(db.proc.clone());
         pids.insert(Side::Server, vec![db.proc.pid]);
         password = Some(db.password.clone());
         env.mariadb = Some(db);
         env.save();
     } else {
-        progress(&format!("starting the server in {sns} on {SERVER_ADDR}:{} ({:?}, backlog {})", sc.port, sc.server, sc.backlog));
+        progress(&format!(
+            "starting the server in {sns} on {SERVER_ADDR}:{} ({:?}, backlog {})",
+            sc.port, sc.server, sc.backlog
+        ));
         let mut w = Worker::spawn(&opts.exe, sns, &spec(Role::Server(sc.server)), None)?;
         env.record.processes.push(w.rec.clone());
         pids.insert(Side::Server, vec![w.rec.pid]);
@@ -435,7 +576,12 @@ fn run_in(
             "phase {}: client {:?} at {}/s for {:.1} s towards {SERVER_ADDR}:{}",
             ph.label, ph.client, sc.rate, sc.duration_s, sc.port
         ));
-        let mut w = Worker::spawn(&opts.exe, cns, &spec(Role::Client(ph.client)), password.as_deref())?;
+        let mut w = Worker::spawn(
+            &opts.exe,
+            cns,
+            &spec(Role::Client(ph.client)),
+            password.as_deref(),
+        )?;
         env.record.processes.push(w.rec.clone());
         pids.entry(Side::Client).or_default().push(w.rec.pid);
         env.save();
@@ -446,11 +592,22 @@ fn run_in(
         for p in &ph.probes {
             let due = match p.at {
                 ProbeAt::During(ms) => start + Duration::from_millis(ms),
-                ProbeAt::After(ms) | ProbeAt::AfterWaitTimeout(ms) => {
-                    w.wait("finishing its workload", workload_limit, |w| w.done.is_some())?;
+                ProbeAt::After(ms) => {
+                    w.wait("finishing its workload", workload_limit, |w| {
+                        w.done.is_some()
+                    })?;
                     let done_at = w.done.as_ref().map(|d| d.0).unwrap_or_else(Instant::now);
-                    let extra = if matches!(p.at, ProbeAt::AfterWaitTimeout(_)) { MYSQL_WAIT_TIMEOUT_S * 1000 } else { 0 };
-                    done_at + Duration::from_millis(ms + extra)
+                    done_at + Duration::from_millis(ms)
+                }
+                ProbeAt::AfterKillIdle(ms) => {
+                    w.wait("finishing its workload", workload_limit, |w| {
+                        w.done.is_some()
+                    })?;
+                    if let Some(db) = &env.mariadb {
+                        let n = db.kill_idle()?;
+                        progress(&format!("killed {n} idle Sleep threads of the lab user (KILL CONNECTION, as a pt-kill watchdog would)"));
+                    }
+                    Instant::now() + Duration::from_millis(ms)
                 }
             };
             cmd::sleep(due.saturating_duration_since(Instant::now()))?;
@@ -462,34 +619,59 @@ fn run_in(
             progress(&format!(
                 "probe {}: diagnosing both namespaces{}",
                 p.label,
-                p.interval_s.map(|i| format!(" over {i} s (--interval)")).unwrap_or_default()
+                p.interval_s
+                    .map(|i| format!(" over {i} s (--interval)"))
+                    .unwrap_or_default()
             ));
             let sides = diagnose_both(&opts.exe, &namespaces, p.interval_s);
             if crate::signals::interrupted() {
                 return Err(LabError::Interrupted);
             }
-            let mysql = env.mariadb.as_ref().map(|db| db.view().map_err(|e| e.to_string()));
+            let mysql = env
+                .mariadb
+                .as_ref()
+                .map(|db| db.view().map_err(|e| e.to_string()));
             probes.push(ProbeResult {
                 at_ms,
                 interval_s: p.interval_s,
-                reports: ProbeReports { label: p.label.to_string(), sides },
+                reports: ProbeReports {
+                    label: p.label.to_string(),
+                    sides,
+                },
                 mysql,
             });
         }
-        w.wait("finishing its workload", workload_limit, |w| w.done.is_some())?;
+        w.wait("finishing its workload", workload_limit, |w| {
+            w.done.is_some()
+        })?;
         let stats = w.done.as_ref().map(|d| d.1.clone());
         if !opts.keep {
             w.stop();
         }
         env.workers.push(w);
-        phases.push(PhaseResult { label: ph.label.to_string(), client: ph.client, client_stats: stats, probes });
+        phases.push(PhaseResult {
+            label: ph.label.to_string(),
+            client: ph.client,
+            client_stats: stats,
+            probes,
+        });
     }
     let server_stats = match server_worker {
         Some(i) if !opts.keep => env.workers.get_mut(i).and_then(|w| w.stop()),
         _ => None,
     };
-    let all: Vec<ProbeReports> = phases.iter().flat_map(|p| p.probes.iter().map(|q| q.reports.clone())).collect();
-    let outcome = check(&sc.expects, &all, &CheckContext { port: sc.port, pids: pids.clone() });
+    let all: Vec<ProbeReports> = phases
+        .iter()
+        .flat_map(|p| p.probes.iter().map(|q| q.reports.clone()))
+        .collect();
+    let outcome = check(
+        &sc.expects,
+        &all,
+        &CheckContext {
+            port: sc.port,
+            pids: pids.clone(),
+        },
+    );
     Ok(RunOutcome {
         scenario: sc.clone(),
         namespaces,

@@ -9,7 +9,9 @@ static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
 /// Installs the handlers (once). Errors are returned, not printed.
 pub fn install() -> std::io::Result<()> {
-    let flag = FLAG.get_or_init(|| Arc::new(AtomicBool::new(false))).clone();
+    let flag = FLAG
+        .get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // Order matters: the conditional shutdown sees the flag set by a first signal.
         signal_hook::flag::register_conditional_shutdown(sig, 130, flag.clone())?;

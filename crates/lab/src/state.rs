@@ -61,7 +61,8 @@ impl StateFile {
 
     fn lock(&self) -> Result<File, LabError> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| LabError::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LabError::io(format!("creating {}", dir.display()), e))?;
         let lock_path = self.path.with_extension("lock");
         let f = OpenOptions::new()
             .create(true)
@@ -100,10 +101,13 @@ impl StateFile {
         let _l = self.lock()?;
         let mut s = self.read_unlocked()?;
         let r = f(&mut s);
-        let text = serde_json::to_string_pretty(&s).map_err(|e| LabError::Protocol(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&s).map_err(|e| LabError::Protocol(e.to_string()))?;
         let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, text + "\n").map_err(|e| LabError::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| LabError::io(format!("renaming to {}", self.path.display()), e))?;
+        std::fs::write(&tmp, text + "\n")
+            .map_err(|e| LabError::io(format!("writing {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, &self.path)
+            .map_err(|e| LabError::io(format!("renaming to {}", self.path.display()), e))?;
         Ok(r)
     }
 
@@ -126,7 +130,8 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("tcpdoctor-lab-test-{}-{name}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("tcpdoctor-lab-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         d.join("state.json")
     }
@@ -135,9 +140,17 @@ mod tests {
         RunRecord {
             id: id.into(),
             scenario: "server-close-storm".into(),
-            owner: ProcRecord { pid: 1, start_time: 2, what: "lab".into() },
+            owner: ProcRecord {
+                pid: 1,
+                start_time: 2,
+                what: "lab".into(),
+            },
             namespaces: vec!["tcpdoctor-lab-1-c".into()],
-            processes: vec![ProcRecord { pid: 3, start_time: 4, what: "w".into() }],
+            processes: vec![ProcRecord {
+                pid: 3,
+                start_time: 4,
+                what: "w".into(),
+            }],
             dirs: vec![],
             kept: false,
         }
@@ -159,7 +172,8 @@ mod tests {
         f.remove("b").unwrap();
         assert_eq!(f.load().unwrap().runs, vec![a2]);
         // The file is plain JSON.
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         assert_eq!(v["runs"][0]["namespaces"][1], "x");
         assert_eq!(v["runs"][0]["processes"][0]["start_time"], 4);
         let _ = std::fs::remove_dir_all(p.parent().unwrap());

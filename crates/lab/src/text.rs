@@ -9,8 +9,17 @@ use crate::worker::Stats;
 use std::fmt::Write;
 
 const STATES: [&str; 11] = [
-    "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK",
-    "LISTEN", "CLOSING",
+    "ESTABLISHED",
+    "SYN_SENT",
+    "SYN_RECV",
+    "FIN_WAIT1",
+    "FIN_WAIT2",
+    "TIME_WAIT",
+    "CLOSE",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "LISTEN",
+    "CLOSING",
 ];
 
 fn expects_of(s: &Scenario, side: Side) -> String {
@@ -18,10 +27,23 @@ fn expects_of(s: &Scenario, side: Side) -> String {
         .expects
         .iter()
         .filter(|e| e.side == side)
-        .map(|e: &Expect| if e.present { e.id.to_string() } else { format!("no {}", e.id) })
+        .map(|e: &Expect| {
+            if e.present {
+                e.id.to_string()
+            } else {
+                format!("no {}", e.id)
+            }
+        })
         .collect();
-    if v.is_empty() { "-".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(", ")
+    }
 }
+
+/// One line of the side-by-side table: label, client and server reports, MySQL threads.
+type Row<'a> = (String, Option<&'a DiagReport>, Option<&'a DiagReport>, Option<u64>);
 
 /// `lab list`: one scenario per line.
 pub fn list(scenarios: &[Scenario]) -> String {
@@ -29,7 +51,13 @@ pub fn list(scenarios: &[Scenario]) -> String {
     let mut o = String::new();
     for s in scenarios {
         let _ = writeln!(o, "{:w$}  {}", s.name, s.description);
-        let _ = writeln!(o, "{:w$}    expects: client: {}; server: {}", "", expects_of(s, Side::Client), expects_of(s, Side::Server));
+        let _ = writeln!(
+            o,
+            "{:w$}    expects: client: {}; server: {}",
+            "",
+            expects_of(s, Side::Client),
+            expects_of(s, Side::Server)
+        );
     }
     o
 }
@@ -49,7 +77,13 @@ fn stats_line(s: &Stats) -> String {
             s.failed_addrnotavail, s.failed_refused, s.failed_timeout, s.failed_other
         );
     }
-    let _ = write!(o, ", {} closed, {} held open, in {:.1} s", s.closed, s.held, s.elapsed_ms as f64 / 1000.0);
+    let _ = write!(
+        o,
+        ", {} closed, {} held open, in {:.1} s",
+        s.closed,
+        s.held,
+        s.elapsed_ms as f64 / 1000.0
+    );
     if let Some(e) = &s.first_error {
         let _ = write!(o, "; first error: {e}");
     }
@@ -90,13 +124,29 @@ pub fn outcome(r: &RunOutcome) -> String {
         ns(Side::Client),
         ns(Side::Server),
         s.port,
-        s.client_port_range.map(|(a, b)| format!("; client ip_local_port_range {a}-{b}")).unwrap_or_default()
+        s.client_port_range
+            .map(|(a, b)| format!("; client ip_local_port_range {a}-{b}"))
+            .unwrap_or_default()
     );
-    let pid = |side| r.pids.get(&side).map(|v| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",")).unwrap_or_default();
-    let _ = writeln!(o, "  processes: client pid {}, server pid {}", pid(Side::Client), pid(Side::Server));
-    let mut table: Vec<(String, Option<&DiagReport>, Option<&DiagReport>, Option<u64>)> = Vec::new();
+    let pid = |side| {
+        r.pids
+            .get(&side)
+            .map(|v| v.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        o,
+        "  processes: client pid {}, server pid {}",
+        pid(Side::Client),
+        pid(Side::Server)
+    );
+    let mut table: Vec<Row<'_>> = Vec::new();
     for ph in &r.phases {
-        let _ = writeln!(o, "\nphase {}: client {:?}, {}/s for {:.1} s", ph.label, ph.client, s.rate, s.duration_s);
+        let _ = writeln!(
+            o,
+            "\nphase {}: client {:?}, {}/s for {:.1} s",
+            ph.label, ph.client, s.rate, s.duration_s
+        );
         if let Some(st) = &ph.client_stats {
             let _ = writeln!(o, "  client: {}", stats_line(st));
         }
@@ -106,10 +156,20 @@ pub fn outcome(r: &RunOutcome) -> String {
                 "  probe {} at {:.1} s{}:",
                 p.reports.label,
                 p.at_ms as f64 / 1000.0,
-                p.interval_s.map(|i| format!(" (two readings {i} s apart)")).unwrap_or_default()
+                p.interval_s
+                    .map(|i| format!(" (two readings {i} s apart)"))
+                    .unwrap_or_default()
             );
-            let c = p.reports.sides.get(&Side::Client).and_then(|x| x.as_ref().ok());
-            let sv = p.reports.sides.get(&Side::Server).and_then(|x| x.as_ref().ok());
+            let c = p
+                .reports
+                .sides
+                .get(&Side::Client)
+                .and_then(|x| x.as_ref().ok());
+            let sv = p
+                .reports
+                .sides
+                .get(&Side::Server)
+                .and_then(|x| x.as_ref().ok());
             let _ = writeln!(o, "    {:12} {:>8} {:>8}", "state", "client", "server");
             for st in STATES {
                 let (a, b) = (c.map(|r| r.state(st)), sv.map(|r| r.state(st)));
@@ -142,13 +202,31 @@ pub fn outcome(r: &RunOutcome) -> String {
         }
     }
     if let Some(st) = &r.server_stats {
-        let _ = writeln!(o, "\nserver: {} accepted, {} answered, {} closed, {} held open", st.connected, st.requests, st.closed, st.held);
+        let _ = writeln!(
+            o,
+            "\nserver: {} accepted, {} answered, {} closed, {} held open",
+            st.connected, st.requests, st.closed, st.held
+        );
     }
     if table.len() > 1 {
         let _ = writeln!(o, "\nside by side:");
-        let _ = writeln!(o, "  {:28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}", "phase/probe", "cli ESTAB", "cli TW", "cli CW", "srv ESTAB", "srv TW", "srv CW", "threads");
+        let _ = writeln!(
+            o,
+            "  {:28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
+            "phase/probe",
+            "cli ESTAB",
+            "cli TW",
+            "cli CW",
+            "srv ESTAB",
+            "srv TW",
+            "srv CW",
+            "threads"
+        );
         for (l, c, s, t) in &table {
-            let g = |r: &Option<&DiagReport>, st: &str| r.map(|r| r.state(st).to_string()).unwrap_or_else(|| "?".into());
+            let g = |r: &Option<&DiagReport>, st: &str| {
+                r.map(|r| r.state(st).to_string())
+                    .unwrap_or_else(|| "?".into())
+            };
             let _ = writeln!(
                 o,
                 "  {l:28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
@@ -177,7 +255,13 @@ pub fn outcome(r: &RunOutcome) -> String {
 pub fn check(c: &CheckOutcome) -> String {
     let mut o = format!("\ncheck: {}\n", if c.passed() { "PASS" } else { "FAIL" });
     for x in &c.outcomes {
-        let _ = writeln!(o, "  {} expected {}\n       got {}", if x.ok { "ok  " } else { "FAIL" }, x.expected, x.got);
+        let _ = writeln!(
+            o,
+            "  {} expected {}\n       got {}",
+            if x.ok { "ok  " } else { "FAIL" },
+            x.expected,
+            x.got
+        );
     }
     o
 }

@@ -89,7 +89,11 @@ impl Stats {
         match e.raw_os_error() {
             Some(EADDRNOTAVAIL) => self.failed_addrnotavail += 1,
             _ if e.kind() == std::io::ErrorKind::ConnectionRefused => self.failed_refused += 1,
-            _ if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
+            _ if matches!(
+                e.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) =>
+            {
                 self.failed_timeout += 1
             }
             _ => {
@@ -142,14 +146,17 @@ pub enum Event {
 
 fn emit(out: &mut dyn Write, ev: &Event) -> Result<(), LabError> {
     let line = serde_json::to_string(ev).map_err(|e| LabError::Protocol(e.to_string()))?;
-    writeln!(out, "{line}").and_then(|_| out.flush()).map_err(|e| LabError::io("writing to the lab", e))
+    writeln!(out, "{line}")
+        .and_then(|_| out.flush())
+        .map_err(|e| LabError::io("writing to the lab", e))
 }
 
 /// Runs a worker to the end. Its events go to `out`.
 pub fn run_worker(spec: &WorkerSpec, out: &mut dyn Write) -> Result<(), LabError> {
     let stop = Arc::new(AtomicBool::new(false));
     if !spec.detached {
-        let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
         let s = stop.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 64];
@@ -169,7 +176,12 @@ pub fn run_worker(spec: &WorkerSpec, out: &mut dyn Write) -> Result<(), LabError
         Role::Client(m) => client(spec, m, &stop, life, out),
     };
     if let Err(e) = &r {
-        let _ = emit(out, &Event::Error { message: e.to_string() });
+        let _ = emit(
+            out,
+            &Event::Error {
+                message: e.to_string(),
+            },
+        );
     }
     r
 }
@@ -227,11 +239,16 @@ fn server(
 ) -> Result<(), LabError> {
     use socket2::{Domain, Socket, Type};
     let a = addr(spec)?;
-    let sock = Socket::new(Domain::for_address(a), Type::STREAM, None).map_err(|e| LabError::io("socket", e))?;
-    sock.set_reuse_address(true).map_err(|e| LabError::io("SO_REUSEADDR", e))?;
-    sock.bind(&a.into()).map_err(|e| LabError::io(format!("bind {a}"), e))?;
-    sock.listen(spec.backlog).map_err(|e| LabError::io("listen", e))?;
-    sock.set_nonblocking(true).map_err(|e| LabError::io("O_NONBLOCK", e))?;
+    let sock = Socket::new(Domain::for_address(a), Type::STREAM, None)
+        .map_err(|e| LabError::io("socket", e))?;
+    sock.set_reuse_address(true)
+        .map_err(|e| LabError::io("SO_REUSEADDR", e))?;
+    sock.bind(&a.into())
+        .map_err(|e| LabError::io(format!("bind {a}"), e))?;
+    sock.listen(spec.backlog)
+        .map_err(|e| LabError::io("listen", e))?;
+    sock.set_nonblocking(true)
+        .map_err(|e| LabError::io("O_NONBLOCK", e))?;
     let listener: std::net::TcpListener = sock.into();
     emit(out, &Event::Ready)?;
     let start = Instant::now();
@@ -476,19 +493,42 @@ mod tests {
             max_life_s: 5,
         };
         let j = serde_json::to_string(&s).unwrap();
-        assert!(j.contains(r#""role":{"role":"client","mode":"close-first"}"#), "{j}");
+        assert!(
+            j.contains(r#""role":{"role":"client","mode":"close-first"}"#),
+            "{j}"
+        );
         assert_eq!(serde_json::from_str::<WorkerSpec>(&j).unwrap(), s);
     }
 
     #[test]
     fn events_are_json_lines() {
         let mut v = Vec::new();
-        emit(&mut v, &Event::Done { stats: Stats { attempts: 3, ..Stats::default() } }).unwrap();
+        emit(
+            &mut v,
+            &Event::Done {
+                stats: Stats {
+                    attempts: 3,
+                    ..Stats::default()
+                },
+            },
+        )
+        .unwrap();
         let line = String::from_utf8(v).unwrap();
-        assert!(line.starts_with(r#"{"event":"done","stats":{"attempts":3,"#), "{line}");
+        assert!(
+            line.starts_with(r#"{"event":"done","stats":{"attempts":3,"#),
+            "{line}"
+        );
         assert!(line.ends_with('\n'));
         let back: Event = serde_json::from_str(line.trim()).unwrap();
-        assert_eq!(back, Event::Done { stats: Stats { attempts: 3, ..Stats::default() } });
+        assert_eq!(
+            back,
+            Event::Done {
+                stats: Stats {
+                    attempts: 3,
+                    ..Stats::default()
+                }
+            }
+        );
     }
 
     #[test]
@@ -498,7 +538,15 @@ mod tests {
         s.fail(&std::io::Error::from_raw_os_error(111));
         s.fail(&std::io::Error::from(std::io::ErrorKind::TimedOut));
         s.fail(&std::io::Error::other("boom"));
-        assert_eq!((s.failed_addrnotavail, s.failed_refused, s.failed_timeout, s.failed_other), (1, 1, 1, 1));
+        assert_eq!(
+            (
+                s.failed_addrnotavail,
+                s.failed_refused,
+                s.failed_timeout,
+                s.failed_other
+            ),
+            (1, 1, 1, 1)
+        );
         assert_eq!(s.failed(), 4);
         assert_eq!(s.first_error.as_deref(), Some("boom"));
     }
@@ -534,9 +582,14 @@ mod tests {
         let mut out = Vec::new();
         run_worker(&cli, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let lines: Vec<Event> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Event> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines[0], Event::Ready);
-        let Event::Done { stats } = &lines[1] else { panic!("{text}") };
+        let Event::Done { stats } = &lines[1] else {
+            panic!("{text}")
+        };
         assert_eq!(stats.attempts, 20);
         assert_eq!(stats.connected, 20);
         assert_eq!(stats.requests, 20);
@@ -544,7 +597,9 @@ mod tests {
         assert_eq!(stats.failed(), 0);
         let srv_out = h.join().unwrap();
         let last: Event = serde_json::from_str(srv_out.lines().last().unwrap()).unwrap();
-        let Event::Exit { stats } = last else { panic!("{srv_out}") };
+        let Event::Exit { stats } = last else {
+            panic!("{srv_out}")
+        };
         assert_eq!(stats.connected, 20);
         assert_eq!(stats.requests, 20);
     }

@@ -24,8 +24,8 @@ pub fn run(g: &Global, a: LabArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LabCommand::Worker { spec } => {
-            let spec: tcpdoctor_lab::worker::WorkerSpec =
-                serde_json::from_str(&spec).map_err(|e| UserError(format!("bad worker spec: {e}")))?;
+            let spec: tcpdoctor_lab::worker::WorkerSpec = serde_json::from_str(&spec)
+                .map_err(|e| UserError(format!("bad worker spec: {e}")))?;
             let mut out = std::io::stdout();
             tcpdoctor_lab::worker::run_worker(&spec, &mut out).map_err(user)?;
             Ok(ExitCode::SUCCESS)
@@ -36,10 +36,21 @@ pub fn run(g: &Global, a: LabArgs) -> Result<ExitCode> {
             }
             let r = tcpdoctor_lab::clean::clean(&StateFile::new(DEFAULT_STATE)).map_err(user)?;
             print(&tcpdoctor_lab::text::clean(&r))?;
-            Ok(if r.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+            Ok(if r.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
         }
-        LabCommand::Run { name, duration, rate, keep, check } => {
-            let sc = tcpdoctor_lab::find(&name).ok_or_else(|| user(LabError::UnknownScenario(name.clone())))?;
+        LabCommand::Run {
+            name,
+            duration,
+            rate,
+            keep,
+            check,
+        } => {
+            let sc = tcpdoctor_lab::find(&name)
+                .ok_or_else(|| user(LabError::UnknownScenario(name.clone())))?;
             if !tcpdoctor_lab::is_root() {
                 return Err(user(LabError::NotRoot));
             }
@@ -69,7 +80,11 @@ pub fn run(g: &Global, a: LabArgs) -> Result<ExitCode> {
                 text.push_str(&tcpdoctor_lab::text::check(&outcome.check));
             }
             print(&text)?;
-            Ok(if check && !outcome.check.passed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if check && !outcome.check.passed() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
