@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 const EXE: &str = env!("CARGO_BIN_EXE_tcpdoctor");
 
+/// The two tests that look for leftovers of any lab run must not run at the same time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -173,6 +176,9 @@ fn every_scenario_checks_and_leaves_nothing() {
     if skip("every_scenario_checks_and_leaves_nothing") {
         return;
     }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     assert!(
         Command::new("sh").args(["-c", "command -v mariadbd || command -v mysqld"]).output().unwrap().status.success(),
         "MariaDB is not installed: apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y mariadb-server"
@@ -210,6 +216,9 @@ fn crashed_run_is_cleaned_by_lab_clean() {
     if skip("crashed_run_is_cleaned_by_lab_clean") {
         return;
     }
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut child = Command::new(EXE)
         .args(["lab", "run", "close-wait-leak", "--duration", "20"])
         .stdin(Stdio::null())
