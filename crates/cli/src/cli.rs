@@ -14,10 +14,17 @@ Finds out why a host drowns in TCP connection states, and says what to do about 
 
 tcpdoctor reads every TCP socket of this host (or of a network namespace) straight from the
 kernel (netlink sock_diag, the interface ss uses), counts and groups them, finds owners, and
-explains what the piles of TIME_WAIT, CLOSE_WAIT or SYN_RECV mean and which fix is right.";
+explains what the piles of TIME_WAIT, CLOSE_WAIT or SYN_RECV mean and which fix is right.
+
+Without a command, tcpdoctor diagnoses this host: a short state summary, then the findings,
+worst first, each with its evidence (ports, peers, processes), why the sockets sit where they
+sit, what to do (application first, then the kernel, with exact commands) and which popular
+advice would not help. Run it as root so that owning processes can be named.";
 
 const AFTER_HELP: &str = "\
 Examples:
+  tcpdoctor                               diagnose this host: findings, evidence, what to do
+  tcpdoctor --interval 10s                two readings 10 s apart: rates and leaks in the making
   tcpdoctor summary                       counts per state, IPv4/IPv6, kernel cross-check
   tcpdoctor summary --by service          which local service or remote service the sockets belong to
   tcpdoctor summary --by process          which process holds them (reads /proc: run as root)
@@ -27,7 +34,8 @@ Examples:
   tcpdoctor -N blue summary               look into the network namespace 'blue' (ip netns add blue)
   tcpdoctor summary --json | jq .states   machine-readable output (see docs/json.md)
 
-Exit status: 0 success, 2 error (bad arguments, no permission, unknown namespace).";
+Exit status: 0 success (no finding at --fail-on or worse), 1 a finding at --fail-on or worse,
+2 error (bad arguments, no permission, unknown namespace).";
 
 /// Top-level command line.
 #[derive(Debug, Parser)]
@@ -44,7 +52,10 @@ pub struct Cli {
     /// Options shared by every command (accepted before or after the command).
     #[command(flatten)]
     pub global: Global,
-    /// The command; without one, `summary` runs.
+    /// Options of the diagnosis (no command).
+    #[command(flatten)]
+    pub diagnose: DiagnoseArgs,
+    /// The command; without one, the diagnosis runs.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -69,6 +80,68 @@ pub struct Global {
     /// When to use colour: `auto` (on a terminal, unless NO_COLOR is set), `always`, `never`.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true, value_name = "WHEN")]
     pub color: ColorArg,
+}
+
+/// Options of the diagnosis (`tcpdoctor` with no command).
+#[derive(Debug, Args, Clone)]
+pub struct DiagnoseArgs {
+    /// Take two readings this far apart (e.g. 5s, 500ms, 1m): rates of new connections and of
+    /// closes into TIME_WAIT, counter deltas, and growth of ESTABLISHED/CLOSE_WAIT per process
+    /// and peer (a leak in the making). Without it, the kernel counters alone are read twice,
+    /// 1 s apart, for rates; `--interval 0` reads once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub interval: Option<std::time::Duration>,
+
+    /// Exit with status 1 when a finding of this severity or worse is reported: info,
+    /// warning, critical, or never.
+    #[arg(long, value_enum, default_value_t = FailOn::Warning, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+
+    /// Show every metric, group, sample socket and fact reference of each finding.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Do not look up owning processes (faster on hosts with very many sockets; findings then
+    /// name ports and peers but no processes).
+    #[arg(long)]
+    pub no_owners: bool,
+}
+
+/// `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any finding.
+    Info,
+    /// Warnings and critical findings.
+    Warning,
+    /// Critical findings only.
+    Critical,
+    /// Never: exit 0 whatever is found.
+    Never,
+}
+
+/// Parses `5s`, `500ms`, `2m`, `1h`, or a bare number of seconds (`2.5`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v >= 0.0 && v * mult <= 86_400.0 => {
+            Ok(std::time::Duration::from_secs_f64(v * mult))
+        }
+        _ => Err(format!(
+            "invalid duration '{s}': use e.g. 5s, 500ms, 2m (at most 24h)"
+        )),
+    }
 }
 
 /// `--source`.

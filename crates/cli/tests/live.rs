@@ -3,6 +3,7 @@
 //! per-state count (`/proc/net/tcp{,6}`, read by the scenario itself when ready).
 //!
 //! Needs root (namespaces); without it every test says so and returns.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use std::process::Command;

@@ -1,11 +1,12 @@
 //! One module per command; each wires one source to one consumer.
 
+mod diagnose;
 mod generate;
 mod lab;
 mod ls;
 mod summary;
 
-use crate::cli::{Cli, Command, FilterArgs, Global, SourceArg, SummaryArgs};
+use crate::cli::{Cli, Command, FilterArgs, Global, SourceArg};
 use crate::UserError;
 use anyhow::Result;
 use std::process::ExitCode;
@@ -17,14 +18,7 @@ use tcpdoctor_sources::sys::{self, NetnsGuard};
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = cli.global;
     match cli.command {
-        None => summary::run(
-            &g,
-            &SummaryArgs {
-                by: None,
-                top: 10,
-                filter: FilterArgs::default(),
-            },
-        ),
+        None => diagnose::run(&g, &cli.diagnose),
         Some(Command::Summary(a)) => summary::run(&g, &a),
         Some(Command::Ls(a)) => ls::run(&g, &a),
         Some(Command::Lab(a)) => lab::run(&g, a),
@@ -73,4 +67,22 @@ pub fn live_options(g: &Global, filter: SocketFilter, owners: bool) -> LiveOptio
         owners,
         netns: g.netns.clone(),
     }
+}
+
+/// The local ports something listens on, from a LISTEN-only dump (the kernel answers it from
+/// the listening hash alone, so it is cheap). Needed before the main pass because a
+/// connection may come before its listener in a dump of both families.
+pub fn listening_ports(g: &Global) -> Result<tcpdoctor_diagnose::ListeningPorts> {
+    use tcpdoctor_model::{Socket, TcpState};
+    let mut ports = tcpdoctor_diagnose::ListeningPorts::new();
+    let lf = SocketFilter {
+        states: StateSet::one(TcpState::Listen),
+        ..Default::default()
+    };
+    let lopts = live_options(g, lf, false);
+    tcpdoctor_sources::live::scan(
+        &lopts,
+        &mut tcpdoctor_model::FnSink(|s: &Socket| ports.observe(s)),
+    )?;
+    Ok(ports)
 }

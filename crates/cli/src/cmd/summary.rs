@@ -6,7 +6,7 @@ use anyhow::Result;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tcpdoctor_diagnose::{GroupAggregator, GroupBy, ListeningPorts};
-use tcpdoctor_model::{Socket, SocketFilter, SocketSink, StateSet, TcpState};
+use tcpdoctor_model::{Socket, SocketSink};
 use tcpdoctor_render::summary::{render_json, render_text, SummaryCounter, SummaryReport};
 use tcpdoctor_sources::{kernel, live};
 
@@ -38,20 +38,8 @@ pub fn run(g: &Global, a: &SummaryArgs) -> Result<ExitCode> {
     let filtered = !f.states.is_all() || !f.is_state_only();
     let _ns = super::enter_netns(g)?;
 
-    // Which local ports are listened on, for --by service: a LISTEN-only dump, which the
-    // kernel answers from the listening hash alone (cheap).
     let listening = if by == Some(GroupBy::Service) {
-        let mut ports = ListeningPorts::new();
-        let lf = SocketFilter {
-            states: StateSet::one(TcpState::Listen),
-            ..Default::default()
-        };
-        let lopts = super::live_options(g, lf, false);
-        live::scan(
-            &lopts,
-            &mut tcpdoctor_model::FnSink(|s: &Socket| ports.observe(s)),
-        )?;
-        ports
+        super::listening_ports(g)?
     } else {
         ListeningPorts::new()
     };

@@ -1,0 +1,246 @@
+//! `tcpdoctor` (the diagnosis): a short state summary, then the findings, worst first.
+//!
+//! The default view is meant to fit a terminal for a typical host: per finding the summary,
+//! the key evidence (a few numbers and the top groups), why, what to do (with commands), and
+//! what not to do. `verbose` adds every metric, group, sample socket and fact reference.
+
+use crate::fmt::{thousands, Paint, Style};
+use crate::summary::{provenance_line, render_gaps};
+use serde::Serialize;
+use tcpdoctor_diagnose::{Finding, Report, Severity};
+use tcpdoctor_model::{ScanInfo, StateCounts};
+
+/// The `tcpdoctor --json` object: the diagnosis [`Report`] plus `report` and `scan`.
+#[derive(Debug, Serialize)]
+pub struct DiagnosisJson<'a> {
+    /// Always `diagnosis`.
+    pub report: &'static str,
+    /// The diagnosis (its fields appear at the top level).
+    #[serde(flatten)]
+    pub diagnosis: &'a Report,
+    /// Provenance and gaps of the (last) scan.
+    pub scan: &'a ScanInfo,
+}
+
+/// The JSON contract (`docs/json.md`).
+pub fn render_json(report: &Report, scan: &ScanInfo) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&DiagnosisJson {
+        report: "diagnosis",
+        diagnosis: report,
+        scan,
+    })
+}
+
+const WIDTH: usize = 100;
+
+fn wrap(text: &str, first: &str, rest: &str) -> String {
+    let opts = textwrap::Options::new(WIDTH)
+        .initial_indent(first)
+        .subsequent_indent(rest);
+    let mut out = textwrap::fill(text, opts);
+    out.push('\n');
+    out
+}
+
+/// `ESTABLISHED 50 · TIME_WAIT 1,200 · LISTEN 1`, biggest first, zeros left out.
+pub fn compact_states(states: &StateCounts) -> String {
+    let mut v: Vec<_> = states.iter().filter(|(_, n)| *n > 0).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.iter()
+        .map(|(s, n)| format!("{} {}", s.name(), thousands(*n)))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn badge(sev: Severity, style: &Style) -> String {
+    match sev {
+        Severity::Critical => style.paint(Paint::Red, "CRITICAL"),
+        Severity::Warning => style.paint(Paint::Yellow, "WARNING"),
+        Severity::Info => style.paint(Paint::Green, "INFO"),
+    }
+}
+
+fn first_sentence(s: &str) -> &str {
+    match s.find(". ") {
+        Some(i) => &s[..=i],
+        None => s,
+    }
+}
+
+fn finding(f: &Finding, style: &Style, verbose: bool, repeat: bool) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{} {}  {}\n",
+        badge(f.severity, style),
+        style.paint(Paint::Bold, &f.id),
+        f.summary
+    ));
+    let ind = "    ";
+    let metrics: Vec<_> = if verbose {
+        f.evidence.metrics.iter().collect()
+    } else {
+        f.evidence.metrics.iter().take(4).collect()
+    };
+    if !metrics.is_empty() {
+        let parts: Vec<String> = metrics
+            .iter()
+            .map(|m| {
+                let unit = m
+                    .unit
+                    .as_deref()
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default();
+                format!("{}: {}{}", m.label, m.value, unit)
+            })
+            .collect();
+        out.push_str(&wrap(&parts.join("; "), "  Evidence: ", ind));
+    }
+    let groups: Vec<_> = if verbose {
+        f.evidence.groups.iter().collect()
+    } else {
+        f.evidence.groups.iter().take(3).collect()
+    };
+    for g in groups {
+        out.push_str(&format!("{ind}{:>9}  {}\n", thousands(g.count), g.label));
+    }
+    if f.evidence.groups.len() > 3 && !verbose {
+        out.push_str(&style.paint(
+            Paint::Dim,
+            &format!(
+                "{ind}(+{} more groups; -v shows all)\n",
+                f.evidence.groups.len() - 3
+            ),
+        ));
+    }
+    if verbose {
+        for s in &f.evidence.samples {
+            let timer = s
+                .timer
+                .map(|t| format!(" timer {}:{}ms", t.kind.name(), t.expires_ms))
+                .unwrap_or_default();
+            let proc_ = s
+                .process
+                .as_deref()
+                .map(|p| format!(" {p}"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{ind}e.g. {} {} -> {}{timer}{proc_}\n",
+                s.state, s.local, s.remote
+            ));
+        }
+    }
+    if repeat {
+        out.push_str(&style.paint(
+            Paint::Dim,
+            &format!(
+                "  Why, what to do and what not to: as for the {} above.\n",
+                f.id
+            ),
+        ));
+        return out;
+    }
+    if !f.explanation.is_empty() {
+        out.push_str(&wrap(&f.explanation, "  Why: ", ind));
+    }
+    if !f.remedies.is_empty() {
+        out.push_str("  Do:\n");
+        for (i, r) in f.remedies.iter().enumerate() {
+            let level = format!("{:?}", r.level).to_lowercase();
+            out.push_str(&wrap(
+                &format!("[{level}] {}", r.text),
+                &format!("{ind}{}. ", i + 1),
+                "       ",
+            ));
+            for c in &r.commands {
+                out.push_str(&format!(
+                    "       {}\n",
+                    style.paint(Paint::Cyan, &format!("$ {c}"))
+                ));
+            }
+        }
+    }
+    if !f.avoid.is_empty() {
+        out.push_str("  Don't:\n");
+        for a in &f.avoid {
+            let why = if verbose {
+                a.why.as_str()
+            } else {
+                first_sentence(&a.why)
+            };
+            out.push_str(&wrap(
+                &format!("{}: {why}", a.advice),
+                &format!("{ind}- "),
+                "      ",
+            ));
+        }
+    }
+    if verbose && !f.facts.is_empty() {
+        out.push_str(&style.paint(
+            Paint::Dim,
+            &format!("  Facts: tcp-facts {}\n", f.facts.join(", ")),
+        ));
+    }
+    out
+}
+
+/// The human diagnosis.
+pub fn render_text(r: &Report, scan: &ScanInfo, style: &Style, verbose: bool) -> String {
+    let mut out = String::new();
+    let headline = match r.findings.len() {
+        0 => "no problems found".to_string(),
+        1 => "1 finding".to_string(),
+        n => format!("{n} findings"),
+    };
+    out.push_str(&style.paint(Paint::Bold, &format!("tcpdoctor: {headline}")));
+    out.push('\n');
+    out.push_str(&style.paint(Paint::Dim, &provenance_line(scan)));
+    out.push('\n');
+    out.push_str(&format!(
+        "Sockets: {}  {}\n",
+        thousands(r.total),
+        if r.total == 0 {
+            "no TCP sockets".into()
+        } else {
+            compact_states(&r.states)
+        }
+    ));
+    if let Some(rt) = &r.rates {
+        let mut parts = Vec::new();
+        if let Some(n) = rt.new_connections_per_s {
+            let mut s = format!("{n:.1} new connections/s");
+            if let (Some(a), Some(p)) = (rt.active_opens_per_s, rt.passive_opens_per_s) {
+                s.push_str(&format!(" (outgoing {a:.1}, incoming {p:.1})"));
+            }
+            parts.push(s);
+        }
+        if let Some(t) = rt.time_wait_per_s {
+            parts.push(format!("{t:.1} closes into TIME_WAIT/s"));
+        }
+        if !parts.is_empty() {
+            out.push_str(&format!(
+                "Rates over {:.1} s: {}\n",
+                rt.interval_s,
+                parts.join(", ")
+            ));
+        }
+    }
+    for (i, f) in r.findings.iter().enumerate() {
+        out.push('\n');
+        let repeat = !verbose && r.findings[..i].iter().any(|p| p.id == f.id);
+        out.push_str(&finding(f, style, verbose, repeat));
+    }
+    if r.findings.is_empty() && r.total > 0 {
+        out.push_str(
+            "\nNothing here needs a fix: no TIME_WAIT or CLOSE_WAIT pile, no port pressure, \
+                      no queue overflow, no risky setting.\n",
+        );
+    }
+    if !r.notes.is_empty() {
+        out.push_str(&format!("\n{}\n", style.paint(Paint::Bold, "Not checked:")));
+        for n in &r.notes {
+            out.push_str(&wrap(n, "  - ", "    "));
+        }
+    }
+    out.push_str(&render_gaps(scan, style));
+    out
+}
