@@ -187,7 +187,7 @@ impl fmt::Display for SourceOs {
 }
 
 /// Default cap on remembered row fingerprints per snapshot (see [`ParseOptions::dedupe_cap`]).
-pub const DEFAULT_DEDUPE_CAP: usize = 1 << 20;
+pub const DEFAULT_DEDUPE_CAP: usize = 1 << 16;
 
 /// Options for one parse.
 #[derive(Debug, Clone)]
@@ -207,10 +207,11 @@ pub struct ParseOptions {
     /// `USER_HZ` of the machine that produced a `/proc/net/tcp` dump: `tm->when` is in these
     /// units (tcp-facts 8.7). Default 100.
     pub clock_ticks_per_sec: u32,
-    /// How many connected-row fingerprints (8 bytes each, plus hash-table overhead: about
-    /// 17 MB at the default of 2^20) are remembered per snapshot to find copy-paste
-    /// duplicates. When a snapshot has more connected rows than this, later repeats are no
-    /// longer recognised; the snapshot then carries a gap saying so. 0 disables the check.
+    /// How many connected-row fingerprints are remembered per snapshot to find copy-paste
+    /// duplicates (default [`DEFAULT_DEDUPE_CAP`] = 65 536; about 28 bytes each, so 1.8 MB
+    /// at most). When a snapshot has more connected rows than this, later repeats of rows
+    /// that were not remembered are no longer recognised; the snapshot then carries a gap
+    /// saying so. 0 disables the check.
     pub dedupe_cap: usize,
     /// Longest line kept, in bytes; the rest of a longer line is dropped (bounded memory on
     /// input without newlines). Default 1 MiB.
@@ -218,6 +219,11 @@ pub struct ParseOptions {
     /// How many skipped-line records [`parse_bytes`](crate::parse_bytes) keeps in
     /// [`ParseOutput::skipped`]; all of them are counted in `skipped_total`. Default 10 000.
     pub max_skipped_kept: usize,
+    /// Worker threads for big inputs in [`parse_reader`](crate::parse_reader): 0 (default)
+    /// uses the available cores (at most 4), 1 reads on the calling thread only. Inputs
+    /// shorter than 1 MiB are always read on the calling thread. Events reach the sink on the
+    /// calling thread, in input order, whatever this is.
+    pub threads: usize,
 }
 
 impl Default for ParseOptions {
@@ -231,6 +237,7 @@ impl Default for ParseOptions {
             dedupe_cap: DEFAULT_DEDUPE_CAP,
             max_line_bytes: 1 << 20,
             max_skipped_kept: 10_000,
+            threads: 0,
         }
     }
 }

@@ -6,40 +6,39 @@
 //! Listeners and unbound rows are never checked: `SO_REUSEPORT` listeners look identical and
 //! are real.
 //!
-//! Memory: instead of the rows, a 64-bit fingerprint of each connected row (trimmed line
-//! text) is kept with the line it came from, in an open-addressing table of at most
-//! `cap` entries per snapshot (12 bytes each, about 25 MB at the default cap of 2^20 rows;
-//! allocated lazily and grown by doubling, so small inputs use almost nothing). When the table
-//! is full, later rows are still looked up but no longer remembered, and the snapshot reports
-//! that the cap was reached. Two different rows share a fingerprint with probability about
-//! n²/2^65 (3·10^-8 at a million rows); such a false match would show up as a reported
+//! Memory: instead of the rows, a 64-bit fingerprint of each connected row (its trimmed
+//! text) is kept with the line it came from and a 2-byte tag, in an open-addressing table of
+//! at most `cap` entries per snapshot ([`ParseOptions::dedupe_cap`](crate::ParseOptions),
+//! default 2^16 = 65 536 connected rows). The table holds at most 2 × cap slots of 14 bytes
+//! (1.8 MB at the default), is allocated lazily and grows by doubling, so small inputs use
+//! almost nothing. When it is full, later rows are still looked up but no longer remembered,
+//! and the snapshot says the cap was reached (a gap). The default is sized for what
+//! copy-paste produces (a terminal paste of tens of thousands of rows at most) and so that
+//! lookups stay in the CPU cache on multi-million-row files, which come from redirected
+//! output, not from a clipboard. Two different rows share a fingerprint with probability
+//! about n²/2^65 (10^-10 at 65 536 rows); such a false match would show up as a reported
 //! duplicate with both line numbers, never silently.
 
-/// 64-bit fingerprint of a row: a fast multiply-rotate hash over 8-byte words with a strong
-/// final mix (splitmix64 finaliser), so that rows differing in one digit spread well.
+/// 64-bit fingerprint of a row: a multiply-rotate hash over 8-byte words, with the length
+/// mixed in and a strong final mix (splitmix64 finaliser), so that rows differing in one
+/// digit spread well.
 #[inline]
 pub(crate) fn fingerprint(text: &[u8]) -> u64 {
-    const K1: u64 = 0x9E37_79B9_7F4A_7C15;
-    const K2: u64 = 0xC2B2_AE3D_27D4_EB4F;
-    let mut h1: u64 = 0x243F_6A88_85A3_08D3 ^ text.len() as u64;
-    let mut h2: u64 = 0x1319_8A2E_0370_7344;
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ (text.len() as u64).wrapping_mul(K);
     let mut chunks = text.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        let w = u64::from_le_bytes(w);
-        h1 = (h1 ^ w).wrapping_mul(K1).rotate_left(31);
-        h2 = (h2 ^ w.rotate_left(17)).wrapping_mul(K2).rotate_left(27);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
     }
     let rem = chunks.remainder();
     if !rem.is_empty() {
         let mut w = [0u8; 8];
         w[..rem.len()].copy_from_slice(rem);
-        let w = u64::from_le_bytes(w) ^ ((rem.len() as u64) << 59);
-        h1 = (h1 ^ w).wrapping_mul(K1).rotate_left(31);
-        h2 = (h2 ^ w.rotate_left(17)).wrapping_mul(K2).rotate_left(27);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
     }
-    let mut z = h1 ^ h2.rotate_left(32);
+    let mut z = h;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -54,10 +53,12 @@ pub(crate) enum Seen {
     Repeat(usize),
 }
 
-/// A bounded fingerprint table (open addressing, linear probing; fingerprint 0 marks an
-/// empty slot, a real 0 is stored as 1).
+/// A bounded fingerprint table (open addressing, linear probing). Beside the 8-byte keys it
+/// keeps a 2-byte tag per slot (0 = empty), so that looking up a row that is new, the common
+/// case, reads only the small tag array (256 KB at the default cap) and stays in cache.
 #[derive(Debug)]
 pub(crate) struct Dedupe {
+    tags: Vec<u16>,
     keys: Vec<u64>,
     lines: Vec<u32>,
     len: usize,
@@ -65,9 +66,15 @@ pub(crate) struct Dedupe {
     reached: bool,
 }
 
+#[inline]
+fn tag_of(fp: u64) -> u16 {
+    ((fp >> 48) as u16) | 1
+}
+
 impl Dedupe {
     pub(crate) fn new(cap: usize) -> Dedupe {
         Dedupe {
+            tags: Vec::new(),
             keys: Vec::new(),
             lines: Vec::new(),
             len: 0,
@@ -82,20 +89,22 @@ impl Dedupe {
     }
 
     fn grow(&mut self) {
-        let new_size = if self.keys.is_empty() {
+        let new_size = if self.tags.is_empty() {
             1024
         } else {
-            self.keys.len() * 2
+            self.tags.len() * 2
         };
+        let old_tags = std::mem::replace(&mut self.tags, vec![0; new_size]);
         let old_keys = std::mem::replace(&mut self.keys, vec![0; new_size]);
         let old_lines = std::mem::replace(&mut self.lines, vec![0; new_size]);
         let mask = new_size - 1;
-        for (k, l) in old_keys.into_iter().zip(old_lines) {
-            if k != 0 {
+        for ((t, k), l) in old_tags.into_iter().zip(old_keys).zip(old_lines) {
+            if t != 0 {
                 let mut i = (k as usize) & mask;
-                while self.keys[i] != 0 {
+                while self.tags[i] != 0 {
                     i = (i + 1) & mask;
                 }
+                self.tags[i] = t;
                 self.keys[i] = k;
                 self.lines[i] = l;
             }
@@ -108,16 +117,24 @@ impl Dedupe {
         if self.cap == 0 {
             return Seen::New;
         }
-        let fp = if fp == 0 { 1 } else { fp };
-        if !self.keys.is_empty() {
-            let mask = self.keys.len() - 1;
+        let tag = tag_of(fp);
+        if !self.tags.is_empty() {
+            let mask = self.tags.len() - 1;
             let mut i = (fp as usize) & mask;
             loop {
-                let k = self.keys[i];
-                if k == 0 {
+                let t = self.tags[i];
+                if t == 0 {
+                    if self.len < self.cap && (self.len + 1) * 2 <= self.tags.len() {
+                        // Room without growing: insert here.
+                        self.tags[i] = tag;
+                        self.keys[i] = fp;
+                        self.lines[i] = u32::try_from(line).unwrap_or(u32::MAX);
+                        self.len += 1;
+                        return Seen::New;
+                    }
                     break;
                 }
-                if k == fp {
+                if t == tag && self.keys[i] == fp {
                     return Seen::Repeat(self.lines[i] as usize);
                 }
                 i = (i + 1) & mask;
@@ -127,15 +144,13 @@ impl Dedupe {
             self.reached = true;
             return Seen::New;
         }
-        // Keep the load factor at or below 1/2.
-        if (self.len + 1) * 2 > self.keys.len() {
-            self.grow();
-        }
-        let mask = self.keys.len() - 1;
+        self.grow();
+        let mask = self.tags.len() - 1;
         let mut i = (fp as usize) & mask;
-        while self.keys[i] != 0 {
+        while self.tags[i] != 0 {
             i = (i + 1) & mask;
         }
+        self.tags[i] = tag;
         self.keys[i] = fp;
         self.lines[i] = u32::try_from(line).unwrap_or(u32::MAX);
         self.len += 1;

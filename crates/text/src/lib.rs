@@ -34,6 +34,7 @@ mod command;
 mod dedupe;
 mod endpoint;
 mod parser;
+mod pipeline;
 mod rows;
 mod words;
 
@@ -91,6 +92,16 @@ pub fn parse_reader<R: BufRead, S: TextSink + ?Sized>(
         }
         return parser.finish(sink);
     }
+    let workers = match opts.threads {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4),
+        n => n.min(64),
+    };
+    // The first MiB on this thread; bigger inputs continue on the workers from the next line
+    // boundary on.
+    let mut fed = 0usize;
     loop {
         let buf = match reader.fill_buf() {
             Ok(b) => b,
@@ -98,13 +109,21 @@ pub fn parse_reader<R: BufRead, S: TextSink + ?Sized>(
             Err(e) => return Err(e.into()),
         };
         if buf.is_empty() {
-            break;
+            return parser.finish(sink);
+        }
+        if workers > 1 && fed >= pipeline::CHUNK {
+            if let Some(i) = memchr::memchr(b'\n', buf) {
+                parser.feed(&buf[..=i], sink);
+                reader.consume(i + 1);
+                pipeline::run(&mut parser, reader, sink, workers)?;
+                return parser.finish(sink);
+            }
         }
         let n = buf.len();
         parser.feed(buf, sink);
+        fed += n;
         reader.consume(n);
     }
-    parser.finish(sink)
 }
 
 /// Converts UTF-16 bytes to UTF-8 text, one chunk at a time (odd bytes and surrogate pairs

@@ -10,9 +10,9 @@ use crate::command::{self, Command, Tool};
 use crate::dedupe::{fingerprint, Dedupe, Seen};
 use crate::endpoint::{looks_like_endpoint, parse_u64, Resolver};
 use crate::rows::{
-    inet_row, pasted_row, proc_row, proc_shape, proto_index, ps_row, solaris_row, solaris_shape,
-    ss_row, ss_state, tokenize, InetKind, InetLayout, ProcOpts, PsLayout, Row, RowFacts, RowState,
-    SsContext, SsLayout, StateCol, Toks,
+    fast_linux_row, inet_row, pasted_row, proc_row, proc_shape, proto_index, ps_row, solaris_row,
+    solaris_shape, ss_row, ss_state, tokenize, InetKind, InetLayout, ProcOpts, PsLayout, Row,
+    RowFacts, RowState, SsContext, SsLayout, StateCol, Toks,
 };
 use crate::words::{proto_word, Proto};
 use std::net::{IpAddr, Ipv4Addr};
@@ -25,8 +25,8 @@ const MAX_TOKENS: usize = 96;
 const MAX_KEYS: usize = 64;
 
 /// The table the parser is in.
-#[derive(Debug, Clone)]
-enum Section {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Section {
     None,
     Inet(InetLayout),
     Ss(SsLayout),
@@ -279,8 +279,13 @@ impl Parser {
         } else {
             bytes
         };
-        let text = String::from_utf8_lossy(bytes);
-        self.line(&text, sink);
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.line(text, sink),
+            Err(_) => {
+                let text = String::from_utf8_lossy(bytes);
+                self.line(&text, sink)
+            }
+        }
     }
 
     /// Ends the input: flushes the last snapshot and returns the totals, or the error when
@@ -593,12 +598,41 @@ impl Parser {
     // ---------------------------------------------------------------- lines
 
     fn line<S: TextSink + ?Sized>(&mut self, raw: &str, sink: &mut S) {
+        if self.line_no > 0 && fast_ok(&self.section) {
+            let nocr = raw.strip_suffix('\r').unwrap_or(raw);
+            if let Some((state, start)) = fast_linux_row(nocr.as_bytes(), &mut self.sock) {
+                let text = nocr.as_bytes()[start..].trim_ascii_end();
+                let pre = Pre::Tcp {
+                    state,
+                    format: self.opts.format.unwrap_or(Format::NetstatLinux),
+                    facts: RowFacts {
+                        kind: Some(InetKind::Linux),
+                        ..RowFacts::default()
+                    },
+                    fp: fingerprint(text),
+                    t0_proto: true,
+                };
+                self.fast_line(pre, None, sink);
+                return;
+            }
+        }
         self.line_no += 1;
         let mut line = raw.strip_suffix('\r').unwrap_or(raw);
         if self.line_no == 1 {
             line = line.strip_prefix('\u{FEFF}').unwrap_or(line);
         }
-        let line = line.trim_end();
+        // Trailing blanks (ASCII only, so the cut stays on a char boundary).
+        let lb = line.as_bytes();
+        let mut end = lb.len();
+        while end > 0
+            && matches!(
+                lb[end - 1],
+                b' ' | b'\t' | b'\r' | b'\n' | b'\x0b' | b'\x0c'
+            )
+        {
+            end -= 1;
+        }
+        let line = line.get(..end).unwrap_or(line);
         let mut spans = std::mem::take(&mut self.spans);
         tokenize(line, &mut spans, MAX_TOKENS);
         if spans.is_empty() {
@@ -651,6 +685,7 @@ impl Parser {
         sink: &mut S,
     ) -> bool {
         let mut facts = RowFacts::default();
+        let ctx = self.snap.as_ref().map(|s| s.ss_ctx).unwrap_or_default();
         let (row, format) = match section {
             Section::None | Section::SsSummary => return false,
             Section::Other => {
@@ -663,61 +698,19 @@ impl Parser {
                 }
                 return !self.looks_structural(t);
             }
-            Section::Inet(lay) => {
-                let res = Resolver {
-                    services: self.opts.services.as_deref(),
-                };
-                let row = inet_row(t, lay, &res, &mut self.sock, &mut facts);
-                let f = match facts.kind.unwrap_or(lay.kind) {
-                    InetKind::Linux => Format::NetstatLinux,
-                    InetKind::Bsd => Format::BsdNetstat,
-                    InetKind::Windows => Format::WindowsNetstat,
-                    InetKind::Unknown => Format::NetstatLinux,
-                };
-                (row, self.forced_or(f))
-            }
-            Section::Ss(lay) => {
-                let ctx = self.snap.as_ref().map(|s| s.ss_ctx).unwrap_or_default();
-                let res = Resolver {
-                    services: self.opts.services.as_deref(),
-                };
-                let row = ss_row(t, lay, &ctx, &res, &mut self.sock, &mut facts);
-                if let (Row::Tcp(_), Some(s)) = (&row, &mut self.snap) {
-                    if lay.netid != Some(true)
-                        && proto_word(t.at(0)).is_none()
-                        && s.ss_ctx.only_tcp.is_none()
-                    {
-                        s.ss_assumed_tcp = true;
-                    }
-                }
-                (row, Format::Ss)
-            }
-            Section::Proc { tcp } => {
-                let o = ProcOpts {
-                    big_endian: self.opts.proc_big_endian,
-                    hz: self.opts.clock_ticks_per_sec,
-                };
-                let row = proc_row(t, &o, &mut self.sock);
-                let row = match row {
-                    Row::Tcp(_) if !tcp => Row::Other,
-                    r => r,
-                };
-                (row, Format::ProcNetTcp)
-            }
-            Section::Solaris { tcp } => {
-                let res = Resolver {
-                    services: self.opts.services.as_deref(),
-                };
-                (
-                    solaris_row(t, *tcp, &res, &mut self.sock),
-                    Format::SolarisNetstat,
-                )
-            }
-            Section::PowerShell(lay) => (
-                ps_row(t, lay, &mut self.sock, &mut facts),
-                Format::PowerShell,
-            ),
+            _ => match read_row(section, &ctx, &self.opts, t, &mut self.sock, &mut facts) {
+                Some(x) => x,
+                None => return false,
+            },
         };
+        if let (Section::Ss(lay), Row::Tcp(_), Some(s)) = (section, &row, &mut self.snap) {
+            if lay.netid != Some(true)
+                && proto_word(t.at(0)).is_none()
+                && s.ss_ctx.only_tcp.is_none()
+            {
+                s.ss_assumed_tcp = true;
+            }
+        }
         match row {
             Row::Foreign => {
                 // A forced format reads nothing else.
@@ -756,6 +749,120 @@ impl Parser {
                 self.win_cont = hold;
                 true
             }
+        }
+    }
+
+    /// What a pipeline worker needs to read the next lines the way this parser would.
+    pub(crate) fn hint(&self) -> (Section, SsContext) {
+        (
+            self.section.clone(),
+            self.snap.as_ref().map(|s| s.ss_ctx).unwrap_or_default(),
+        )
+    }
+
+    /// Whether the pipeline may hand over lines read with `hint`: only while the parser is
+    /// in exactly that table, past the first line, without a partial line.
+    pub(crate) fn accepts(&self, hint: &(Section, SsContext)) -> bool {
+        self.line_no > 0
+            && self.carry.is_empty()
+            && self.section == hint.0
+            && self.snap.as_ref().map(|s| s.ss_ctx).unwrap_or_default() == hint.1
+    }
+
+    /// Options (for the pipeline workers).
+    pub(crate) fn options(&self) -> &ParseOptions {
+        &self.opts
+    }
+
+    /// The fast path of [`Parser::process`] for a line a worker has read with this parser's
+    /// current table layout: the same bookkeeping as `try_section_row`, without reading the
+    /// line again. `sock` is swapped into the parser.
+    pub(crate) fn fast_line<S: TextSink + ?Sized>(
+        &mut self,
+        pre: Pre,
+        sock: Option<&mut Socket>,
+        sink: &mut S,
+    ) {
+        self.line_no += 1;
+        self.nonblank += 1;
+        match pre {
+            Pre::Other { format, facts } => {
+                self.flush_pending(sink);
+                if self.snap.is_none() {
+                    self.open_snapshot(format, sink);
+                }
+                if let Some(s) = &mut self.snap {
+                    s.other_rows += 1;
+                    s.last_line = self.line_no;
+                }
+                self.win_cont = matches!(&self.section, Section::Inet(l) if l.kind == InetKind::Windows)
+                    || facts.kind == Some(InetKind::Windows);
+            }
+            Pre::Tcp {
+                state,
+                format,
+                facts,
+                fp,
+                t0_proto,
+            } => {
+                if let Some(sock) = sock {
+                    std::mem::swap(&mut self.sock, sock);
+                }
+                self.flush_pending(sink);
+                self.apply_facts(&facts, format);
+                self.ensure_snapshot(format, sink);
+                let is_proc = matches!(self.section, Section::Proc { .. });
+                if is_proc {
+                    self.proc_key(sink);
+                }
+                if let (Section::Ss(lay), Some(s)) = (&self.section, &mut self.snap) {
+                    if lay.netid != Some(true) && !t0_proto && s.ss_ctx.only_tcp.is_none() {
+                        s.ss_assumed_tcp = true;
+                    }
+                }
+                let hold = format == Format::WindowsNetstat;
+                self.emit_known(state, fp, hold, sink);
+                self.win_cont = hold;
+            }
+        }
+    }
+
+    /// Emits the socket in the buffer with a known state, after the duplicate check.
+    fn emit_known<S: TextSink + ?Sized>(
+        &mut self,
+        st: TcpState,
+        fp: u64,
+        hold: bool,
+        sink: &mut S,
+    ) {
+        let line_no = self.line_no;
+        let Some(s) = &mut self.snap else { return };
+        s.last_line = line_no;
+        self.sock.state = st;
+        if is_connected(&self.sock) {
+            if let Seen::Repeat(first) = s.dedupe.check(fp, line_no) {
+                s.dups += 1;
+                s.dup_counts.add(st);
+                self.stats.duplicates += 1;
+                sink.duplicate(&Duplicate {
+                    snapshot: s.index,
+                    line: line_no,
+                    first_line: first,
+                    state: st,
+                });
+                return;
+            }
+        }
+        s.counts.add(st);
+        self.stats.sockets += 1;
+        self.stats.states.add(st);
+        if hold {
+            self.pending = Some(Pending {
+                sock: self.sock.clone(),
+                line: line_no,
+            });
+        } else {
+            sink.socket(&self.sock, line_no);
         }
     }
 
@@ -819,60 +926,25 @@ impl Parser {
         hold: bool,
         sink: &mut S,
     ) {
+        let raw = match state {
+            RowState::Known(st) => {
+                let fp = fingerprint(&t.line.as_bytes()[t.start(0)..]);
+                self.emit_known(st, fp, hold, sink);
+                return;
+            }
+            RowState::Unknown(raw) => raw,
+            RowState::Missing => String::new(),
+        };
         let line_no = self.line_no;
         let Some(s) = &mut self.snap else { return };
         s.last_line = line_no;
-        match state {
-            RowState::Known(st) => {
-                self.sock.state = st;
-                if is_connected(&self.sock) {
-                    let text = t.line.trim();
-                    if let Seen::Repeat(first) =
-                        s.dedupe.check(fingerprint(text.as_bytes()), line_no)
-                    {
-                        s.dups += 1;
-                        s.dup_counts.add(st);
-                        self.stats.duplicates += 1;
-                        sink.duplicate(&Duplicate {
-                            snapshot: s.index,
-                            line: line_no,
-                            first_line: first,
-                            state: st,
-                        });
-                        return;
-                    }
-                }
-                s.counts.add(st);
-                self.stats.sockets += 1;
-                self.stats.states.add(st);
-                if hold {
-                    self.pending = Some(Pending {
-                        sock: self.sock.clone(),
-                        line: line_no,
-                    });
-                } else {
-                    sink.socket(&self.sock, line_no);
-                }
-            }
-            RowState::Unknown(raw) => {
-                s.unknown += 1;
-                self.stats.unknown_rows += 1;
-                sink.unknown_row(&UnknownRow {
-                    line: line_no,
-                    raw_state: raw,
-                    text: cut(t.line.trim(), 300),
-                });
-            }
-            RowState::Missing => {
-                s.unknown += 1;
-                self.stats.unknown_rows += 1;
-                sink.unknown_row(&UnknownRow {
-                    line: line_no,
-                    raw_state: String::new(),
-                    text: cut(t.line.trim(), 300),
-                });
-            }
-        }
+        s.unknown += 1;
+        self.stats.unknown_rows += 1;
+        sink.unknown_row(&UnknownRow {
+            line: line_no,
+            raw_state: raw,
+            text: cut(t.line.trim(), 300),
+        });
     }
 
     fn flush_pending<S: TextSink + ?Sized>(&mut self, sink: &mut S) {
@@ -1594,6 +1666,70 @@ impl Parser {
         }
         false
     }
+}
+
+/// Reads one line as a row of `section` (no parser state touched; the pipeline workers use
+/// this too). `None` for sections without rows of their own.
+pub(crate) fn read_row(
+    section: &Section,
+    ctx: &SsContext,
+    opts: &ParseOptions,
+    t: &Toks<'_>,
+    sock: &mut Socket,
+    facts: &mut RowFacts,
+) -> Option<(Row, Format)> {
+    let res = Resolver {
+        services: opts.services.as_deref(),
+    };
+    let forced_or = |f: Format| opts.format.unwrap_or(f);
+    Some(match section {
+        Section::None | Section::SsSummary | Section::Other => return None,
+        Section::Inet(lay) => {
+            let row = inet_row(t, lay, &res, sock, facts);
+            let f = match facts.kind.unwrap_or(lay.kind) {
+                InetKind::Linux | InetKind::Unknown => Format::NetstatLinux,
+                InetKind::Bsd => Format::BsdNetstat,
+                InetKind::Windows => Format::WindowsNetstat,
+            };
+            (row, forced_or(f))
+        }
+        Section::Ss(lay) => (ss_row(t, lay, ctx, &res, sock, facts), Format::Ss),
+        Section::Proc { tcp } => {
+            let o = ProcOpts {
+                big_endian: opts.proc_big_endian,
+                hz: opts.clock_ticks_per_sec,
+            };
+            let row = match proc_row(t, &o, sock) {
+                Row::Tcp(_) if !tcp => Row::Other,
+                r => r,
+            };
+            (row, Format::ProcNetTcp)
+        }
+        Section::Solaris { tcp } => (solaris_row(t, *tcp, &res, sock), Format::SolarisNetstat),
+        Section::PowerShell(lay) => (ps_row(t, lay, sock, facts), Format::PowerShell),
+    })
+}
+
+/// Whether [`fast_linux_row`] reads this table's rows exactly as [`inet_row`] would.
+pub(crate) fn fast_ok(section: &Section) -> bool {
+    matches!(section, Section::Inet(l)
+        if matches!(l.kind, InetKind::Linux | InetKind::Unknown)
+            && l.state != StateCol::Absent
+            && !l.no_queues)
+}
+
+/// A line a pipeline worker already read (see [`Parser::fast_line`]).
+pub(crate) enum Pre {
+    /// A TCP row with a known state; the socket is the worker's.
+    Tcp {
+        state: TcpState,
+        format: Format,
+        facts: RowFacts,
+        fp: u64,
+        t0_proto: bool,
+    },
+    /// A row of another protocol.
+    Other { format: Format, facts: RowFacts },
 }
 
 fn n_eq(t: &Toks<'_>, n: usize) -> bool {

@@ -45,30 +45,167 @@ impl<'a> Toks<'a> {
     }
 }
 
-/// Splits a line at ASCII whitespace into `out` (token byte spans). At most `max` tokens are
+const SPACES: u64 = 0x2020_2020_2020_2020;
+const TABS: u64 = 0x0909_0909_0909_0909;
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+#[inline(always)]
+fn word_at(b: &[u8], i: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Bytes of `v` that are zero, as their high bits (exact for the lowest zero byte).
+#[inline(always)]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LOW) & !v & HIGH
+}
+
+/// Index of the first byte at or after `i` that is not a space or tab (8 bytes at a time:
+/// table columns are padded with long runs of spaces).
+#[inline]
+fn skip_blanks(b: &[u8], mut i: usize) -> usize {
+    let n = b.len();
+    while i + 8 <= n {
+        let x = word_at(b, i) ^ SPACES;
+        if x == 0 {
+            i += 8;
+            continue;
+        }
+        i += (x.trailing_zeros() / 8) as usize;
+        if b[i] != b'\t' {
+            return i;
+        }
+        i += 1;
+    }
+    while i < n && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// Index of the first space or tab at or after `i` (or the end).
+#[inline]
+fn token_end(b: &[u8], mut i: usize) -> usize {
+    let n = b.len();
+    while i + 8 <= n {
+        let w = word_at(b, i);
+        let m = zero_bytes(w ^ SPACES) | zero_bytes(w ^ TABS);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && b[i] != b' ' && b[i] != b'\t' {
+        i += 1;
+    }
+    i
+}
+
+/// Splits a line at spaces and tabs into `out` (token byte spans). At most `max` tokens are
 /// kept; the rest of the line stays reachable through the last span's end.
 #[inline]
 pub(crate) fn tokenize(line: &str, out: &mut Vec<(u32, u32)>, max: usize) {
     out.clear();
     let b = line.as_bytes();
-    let n = b.len().min(u32::MAX as usize);
-    let mut i = 0;
-    while i < n {
-        while i < n && (b[i] == b' ' || b[i] == b'\t') {
-            i += 1;
-        }
-        if i >= n {
-            break;
-        }
-        let s = i;
-        while i < n && b[i] != b' ' && b[i] != b'\t' {
-            i += 1;
-        }
-        if out.len() == max {
-            break;
-        }
-        out.push((s as u32, i as u32));
+    let b = &b[..b.len().min(u32::MAX as usize)];
+    let mut i = skip_blanks(b, 0);
+    while i < b.len() && out.len() < max {
+        let e = token_end(b, i);
+        out.push((i as u32, e as u32));
+        i = skip_blanks(b, e);
     }
+}
+
+/// The fast path for the rows that make up big Linux listings:
+/// `tcp[6] <recv-q> <send-q> <a.b.c.d|::ffff:a.b.c.d>:<port|*> <same> <STATE>` and nothing
+/// else, read in one pass without tokenising. Anything else returns `None` and goes through
+/// [`inet_row`], which gives the same result for these rows (the tests compare both).
+/// Returns the state and the offset where the row's text starts (for its fingerprint).
+#[inline]
+pub(crate) fn fast_linux_row(line: &[u8], sock: &mut Socket) -> Option<(TcpState, usize)> {
+    let start = skip_blanks(line, 0);
+    let b = &line[start..];
+    let (fam6, mut i) = if b.starts_with(b"tcp ") || b.starts_with(b"tcp\t") {
+        (false, 3)
+    } else if b.starts_with(b"tcp6 ") || b.starts_with(b"tcp6\t") {
+        (true, 4)
+    } else {
+        return None;
+    };
+    let num = |i: &mut usize| -> Option<u32> {
+        *i = skip_blanks(b, *i);
+        let e = token_end(b, *i);
+        let d = &b[*i..e];
+        if d.is_empty() || d.len() > 10 {
+            return None;
+        }
+        let mut v: u64 = 0;
+        for &c in d {
+            let x = c.wrapping_sub(b'0');
+            if x > 9 {
+                return None;
+            }
+            v = v * 10 + u64::from(x);
+        }
+        *i = e;
+        u32::try_from(v).ok()
+    };
+    let rq = num(&mut i)?;
+    let sq = num(&mut i)?;
+    let ep = |i: &mut usize| -> Option<(IpAddr, u16)> {
+        *i = skip_blanks(b, *i);
+        let e = token_end(b, *i);
+        let tok = &b[*i..e];
+        // `cut_linux` keeps 23-character IPv6 hosts as names: leave those to the slow path.
+        if tok.len() == 23 && tok.starts_with(b"::") {
+            return None;
+        }
+        *i = e;
+        crate::endpoint::fast_v4_colon_ip(tok)
+    };
+    let (lip, lport) = ep(&mut i)?;
+    let (rip, rport) = ep(&mut i)?;
+    i = skip_blanks(b, i);
+    let e = token_end(b, i);
+    let state = match &b[i..e] {
+        b"ESTABLISHED" => TcpState::Established,
+        b"TIME_WAIT" => TcpState::TimeWait,
+        b"LISTEN" => TcpState::Listen,
+        b"CLOSE_WAIT" => TcpState::CloseWait,
+        b"SYN_SENT" => TcpState::SynSent,
+        b"SYN_RECV" => TcpState::SynRecv,
+        b"FIN_WAIT1" => TcpState::FinWait1,
+        b"FIN_WAIT2" => TcpState::FinWait2,
+        b"LAST_ACK" => TcpState::LastAck,
+        b"CLOSING" => TcpState::Closing,
+        b"CLOSE" => TcpState::Close,
+        _ => return None,
+    };
+    if skip_blanks(b, e) != b.len() {
+        return None;
+    }
+    reset(sock);
+    let family = if fam6 || lip.is_ipv6() {
+        Family::Inet6
+    } else {
+        Family::Inet
+    };
+    sock.family = family;
+    sock.state = state;
+    sock.local = Endpoint {
+        host: Host::Ip(lip),
+        port: Port::Num(lport),
+    };
+    sock.remote = Endpoint {
+        host: Host::Ip(rip),
+        port: Port::Num(rport),
+    };
+    sock.recv_q = Some(rq);
+    sock.send_q = Some(sq);
+    Some((state, start))
 }
 
 /// What the state of a TCP row turned out to be.
@@ -251,9 +388,14 @@ pub(crate) fn inet_row(
     // Numbers before the first address: queues (or FreeBSD -T Rexmit/OOORcv/0-win).
     let mut nums: [Option<u32>; 3] = [None; 3];
     let mut k = 0;
-    while i < t.len() && is_num(t.at(i)) {
-        if k < 3 {
-            nums[k] = parse_u32(t.at(i));
+    while let Some(w) = t.get(i) {
+        match parse_u64(w) {
+            Some(v) => {
+                if k < 3 {
+                    nums[k] = u32::try_from(v).ok();
+                }
+            }
+            None => break,
         }
         k += 1;
         i += 1;
@@ -539,7 +681,7 @@ pub(crate) struct SsLayout {
 }
 
 /// What the pasted command line says about a netid-less / state-less ss table.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct SsContext {
     pub(crate) single_state: Option<TcpState>,
     pub(crate) only_tcp: Option<bool>,
@@ -1070,6 +1212,89 @@ pub(crate) fn pasted_row(t: &Toks<'_>, res: &Resolver<'_>, sock: &mut Socket) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokenizer_matches_split_whitespace() {
+        let mut v = Vec::new();
+        for line in [
+            "",
+            " ",
+            "a",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED",
+            "\t cubic wscale:7,7 rto:204\t\tx  ",
+            "aaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbb\tc",
+            "        \t        \t z",
+            "ümlaut  ABHÖREN\u{FFFD}  x",
+        ] {
+            tokenize(line, &mut v, 96);
+            let got: Vec<&str> = v
+                .iter()
+                .map(|(a, b)| &line[*a as usize..*b as usize])
+                .collect();
+            let want: Vec<&str> = line.split([' ', '\t']).filter(|s| !s.is_empty()).collect();
+            assert_eq!(got, want, "{line:?}");
+        }
+        tokenize("a b c d", &mut v, 2);
+        assert_eq!(v.len(), 2);
+    }
+
+    #[test]
+    fn fast_path_matches_the_general_reader() {
+        let res = Resolver { services: None };
+        let lay = InetLayout {
+            kind: InetKind::Linux,
+            state: StateCol::Present,
+            ..InetLayout::UNKNOWN
+        };
+        let blank = || {
+            Socket::new(
+                TcpState::Close,
+                "0.0.0.0:0".parse().unwrap(),
+                "0.0.0.0:0".parse().unwrap(),
+            )
+        };
+        let mut spans = Vec::new();
+        let mut taken = 0;
+        for line in [
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED",
+            "tcp        0      0 0.0.0.0:22              0.0.0.0:*               LISTEN     ",
+            "tcp6       0      0 ::ffff:10.0.0.5:80      ::ffff:10.0.0.8:40000   SYN_RECV",
+            "tcp6       0      0 ::ffff:1.2.3.4:5678     ::ffff:10.0.0.8:40000   FIN_WAIT1",
+            "tcp6       3    400 ::ffff:10.1.2.3:80      ::ffff:10.0.0.8:40000   CLOSING",
+            "  tcp\t1\t2\t10.0.0.5:1\t10.0.0.6:2\tCLOSE",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED 1/x",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234",
+            "tcp4       0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED",
+            "tcp        0      0 256.0.0.5:22            10.0.0.9:51234          ESTABLISHED",
+            "tcp        0      0 10.0.0.5:65536          10.0.0.9:51234          ESTABLISHED",
+            "tcp        x      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED",
+            "tcp        0      0 10.0.0.5:ssh            10.0.0.9:51234          ESTABLISHED",
+        ] {
+            let mut fast = blank();
+            let f = fast_linux_row(line.as_bytes(), &mut fast);
+            tokenize(line, &mut spans, 96);
+            let t = Toks {
+                line,
+                spans: &spans,
+            };
+            let mut slow = blank();
+            let mut facts = RowFacts::default();
+            let row = inet_row(&t, &lay, &res, &mut slow, &mut facts);
+            if let Some((st, start)) = f {
+                taken += 1;
+                assert_eq!(start, t.start(0), "{line}");
+                match row {
+                    Row::Tcp(RowState::Known(s2)) => {
+                        slow.state = s2;
+                        assert_eq!(st, s2, "{line}");
+                        assert_eq!(fast, slow, "{line}");
+                    }
+                    other => panic!("{line}: fast path read a row the reader calls {other:?}"),
+                }
+            }
+        }
+        assert_eq!(taken, 6);
+    }
 
     #[test]
     fn ss_timer_formats() {

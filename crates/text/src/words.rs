@@ -15,6 +15,13 @@ pub(crate) enum Proto {
 /// Classifies a protocol/Netid word. `None`: not a protocol word at all.
 pub(crate) fn proto_word(w: &str) -> Option<Proto> {
     let b = w.as_bytes();
+    match b {
+        b"tcp" | b"TCP" => return Some(Proto::Tcp(None)),
+        b"tcp6" => return Some(Proto::Tcp(Some(Family::Inet6))),
+        b"tcp4" => return Some(Proto::Tcp(Some(Family::Inet))),
+        b"udp" | b"udp6" | b"UDP" | b"unix" => return Some(Proto::Other),
+        _ => {}
+    }
     if b.is_empty() || b.len() > 12 {
         return None;
     }
@@ -62,6 +69,22 @@ pub(crate) enum StateWord {
 /// - German net-tools `VERBUNDEN` (net-tools po/de.po translates the tcp state
 ///   `ESTABLISHED`; the other tcp states stay English there).
 pub(crate) fn state_word(w: &str) -> StateWord {
+    // The spellings of big files first, without case folding.
+    let fast = match w.as_bytes() {
+        b"ESTABLISHED" | b"ESTAB" => Some(TcpState::Established),
+        b"TIME_WAIT" | b"TIME-WAIT" => Some(TcpState::TimeWait),
+        b"LISTEN" | b"LISTENING" => Some(TcpState::Listen),
+        b"CLOSE_WAIT" | b"CLOSE-WAIT" => Some(TcpState::CloseWait),
+        b"SYN_SENT" | b"SYN-SENT" => Some(TcpState::SynSent),
+        b"SYN_RECV" | b"SYN-RECV" => Some(TcpState::SynRecv),
+        b"FIN_WAIT1" | b"FIN-WAIT-1" => Some(TcpState::FinWait1),
+        b"FIN_WAIT2" | b"FIN-WAIT-2" => Some(TcpState::FinWait2),
+        b"LAST_ACK" | b"LAST-ACK" => Some(TcpState::LastAck),
+        _ => None,
+    };
+    if let Some(s) = fast {
+        return StateWord::Known(s);
+    }
     if let Some(s) = TcpState::parse(w) {
         return StateWord::Known(s);
     }
