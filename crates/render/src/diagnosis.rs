@@ -67,7 +67,13 @@ fn first_sentence(s: &str) -> &str {
     }
 }
 
-fn finding(f: &Finding, style: &Style, verbose: bool, repeat: bool) -> String {
+fn finding(
+    f: &Finding,
+    style: &Style,
+    verbose: bool,
+    repeat: bool,
+    avoided: &mut Vec<String>,
+) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "{} {}  {}\n",
@@ -161,7 +167,13 @@ fn finding(f: &Finding, style: &Style, verbose: bool, repeat: bool) -> String {
     }
     if !f.avoid.is_empty() {
         out.push_str("  Don't:\n");
+        let mut seen = Vec::new();
         for a in &f.avoid {
+            if !verbose && avoided.contains(&a.advice) {
+                seen.push(a.advice.as_str());
+                continue;
+            }
+            avoided.push(a.advice.clone());
             let why = if verbose {
                 a.why.as_str()
             } else {
@@ -169,6 +181,13 @@ fn finding(f: &Finding, style: &Style, verbose: bool, repeat: bool) -> String {
             };
             out.push_str(&wrap(
                 &format!("{}: {why}", a.advice),
+                &format!("{ind}- "),
+                "      ",
+            ));
+        }
+        if !seen.is_empty() {
+            out.push_str(&wrap(
+                &format!("{} (why: see above)", seen.join("; ")),
                 &format!("{ind}- "),
                 "      ",
             ));
@@ -224,10 +243,11 @@ pub fn render_text(r: &Report, scan: &ScanInfo, style: &Style, verbose: bool) ->
             ));
         }
     }
+    let mut avoided = Vec::new();
     for (i, f) in r.findings.iter().enumerate() {
         out.push('\n');
         let repeat = !verbose && r.findings[..i].iter().any(|p| p.id == f.id);
-        out.push_str(&finding(f, style, verbose, repeat));
+        out.push_str(&finding(f, style, verbose, repeat, &mut avoided));
     }
     if r.findings.is_empty() && r.total > 0 {
         out.push_str(
