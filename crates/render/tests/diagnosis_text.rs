@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../diagnose/tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::path::Path;
