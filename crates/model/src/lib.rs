@@ -11,6 +11,7 @@
 
 mod filter;
 mod kernel;
+mod mysql;
 mod services;
 mod sink;
 mod snapshot;
@@ -19,6 +20,7 @@ mod state;
 
 pub use filter::{Cidr, FilterError, PortMatch, SocketFilter};
 pub use kernel::{KernelContext, Sockstat};
+pub use mysql::{processlist_host, MysqlHostSleep, MysqlStatus};
 pub use services::ServiceNames;
 pub use sink::{CountingSink, FnSink, SocketSink, VecSink};
 pub use snapshot::{Gap, GapKind, ScanInfo, Snapshot, SourceKind, UnknownRow};
