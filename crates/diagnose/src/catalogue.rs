@@ -8,6 +8,7 @@
 //! | `tw-bucket-overflow` | `TCPTimeWaitOverflow` rose over the interval, or sockstat `tw` >= 98% of `tcp_max_tw_buckets`; >= 80%, or a non-zero counter without an interval | critical; warning |
 //! | `close-wait-leak` | one process holds >= [`CLOSE_WAIT_MIN`] CLOSE_WAIT (>= [`CLOSE_WAIT_PERSIST_MIN`] when sockets persisted across scans); without owners, per service | warning; critical from [`CLOSE_WAIT_CRIT`] |
 //! | `connection-growth` | two or more scans: ESTABLISHED or CLOSE_WAIT of a process or peer never decreases and grows by >= max(20, 20% of the first count) | info with two scans of ESTABLISHED; warning for CLOSE_WAIT or three or more scans |
+//! | `mysql-connection-leak` | with `--mysql`: Sleep threads of one client host (present at the first reading) grow by >= max([`MYSQL_GROWTH_MIN`], [`MYSQL_GROWTH_FRAC`] of the first count), or Sleep threads (all hosts) >= [`MYSQL_NEAR_MAX`] of `max_connections` | warning; critical from [`MYSQL_NEAR_MAX_CRIT`], or when `Threads_connected` > `max_connections` (the admin slot is in use) with Sleep threads at least half of them |
 //! | `accept-queue-overflow` | a listener's accept queue >= 80% of its backlog, or `ListenOverflows` rose | warning; critical when a queue is full and overflows rose |
 //! | `syn-recv-flood` | SYN_RECV on a listening port >= 50% of `tcp_max_syn_backlog` (128 assumed when unknown), or syncookies sent / `TCPReqQFullDoCookies` rose | warning; critical at 100% or when `TCPReqQFullDrop` rose |
 //! | `fin-wait2-orphans` | orphaned FIN_WAIT2 (no inode; all FIN_WAIT2 for text) >= [`CHURN_PER_S`] x `tcp_fin_timeout` | info; warning at >= 25% of `tcp_max_tw_buckets` or `tcp_max_orphans` |
@@ -25,6 +26,7 @@
 //! Settings findings need a live Linux kernel context; pasted text from any OS gets the socket
 //! rules with that OS's TIME_WAIT length and default ephemeral range ([`crate::SourceOs`]).
 
+pub use crate::mysql::{MYSQL_GROWTH_FRAC, MYSQL_GROWTH_MIN, MYSQL_NEAR_MAX, MYSQL_NEAR_MAX_CRIT};
 pub use crate::rules::{
     CHURN_PER_S, CLOSE_WAIT_CRIT, CLOSE_WAIT_MIN, CLOSE_WAIT_PERSIST_MIN, PORTS_CRIT, PORTS_WARN,
 };

@@ -427,6 +427,7 @@ mod tests {
             },
             busiest_port_space: None,
             notes: Vec::new(),
+            mysql: None,
         }
     }
 

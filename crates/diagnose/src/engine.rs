@@ -2,12 +2,15 @@
 //! [`Report`].
 
 use crate::finding::{Finding, Severity};
+use crate::mysql::MysqlSection;
 use crate::observe::Observation;
 use crate::os::SourceOs;
 use crate::rates::{rates, Rates};
 use crate::rules;
 use serde::{Deserialize, Serialize};
-use tcpdoctor_model::{KernelContext, ServiceNames, Sockstat, StateCounts, SCHEMA_VERSION};
+use tcpdoctor_model::{
+    KernelContext, MysqlStatus, ServiceNames, Sockstat, StateCounts, SCHEMA_VERSION,
+};
 
 /// Everything [`diagnose`] looks at.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +29,11 @@ pub struct DiagnoseInput<'a> {
     pub os: SourceOs,
     /// Port names for labels.
     pub services: Option<&'a ServiceNames>,
+    /// MySQL's own view at the (last) scan (`--mysql`): enables the report's `mysql` section
+    /// and `mysql-connection-leak`.
+    pub mysql: Option<&'a MysqlStatus>,
+    /// MySQL's own view at the first scan, for growth and counter deltas.
+    pub mysql_before: Option<&'a MysqlStatus>,
 }
 
 impl<'a> DiagnoseInput<'a> {
@@ -42,6 +50,8 @@ impl<'a> DiagnoseInput<'a> {
             interval_ms: None,
             os,
             services: None,
+            mysql: None,
+            mysql_before: None,
         }
     }
 }
@@ -102,6 +112,9 @@ pub struct Report {
     /// What could not be checked and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// MySQL's own view joined with the TCP view, when the server was read (`--mysql`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mysql: Option<MysqlSection>,
 }
 
 /// Use of one ephemeral-port space.
@@ -150,6 +163,7 @@ pub(crate) struct Ctx<'a> {
     pub services: Option<&'a ServiceNames>,
     pub interval_s: Option<f64>,
     pub kver: Option<(u32, u32)>,
+    pub mysql: Option<MysqlSection>,
 }
 
 impl Ctx<'_> {
@@ -269,6 +283,9 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
             .kernel_release
             .as_deref()
             .and_then(kernel_version),
+        mysql: input
+            .mysql
+            .map(|m| rules::mysql::section(m, input.mysql_before, obs)),
     };
     let mut findings = rules::run(&ctx);
     findings.sort_by(|a, b| {
@@ -301,6 +318,11 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
                 "Counters went backwards between the two readings ({}): a reset or readings from different namespaces; they were left out.",
                 r.went_backwards.join(", ")
             ));
+        }
+    }
+    if let Some(m) = &ctx.mysql {
+        if !m.status.processlist_complete {
+            notes.push("The MySQL account lacks the PROCESS privilege: the processlist showed only its own threads, so Sleep threads per client host are partial.".to_string());
         }
     }
     let busiest_port_space = obs
@@ -346,5 +368,6 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
         time_wait_secs: ctx.tw_secs,
         port_range: ctx.range.clone(),
         notes,
+        mysql: ctx.mysql.clone(),
     }
 }

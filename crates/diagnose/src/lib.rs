@@ -10,6 +10,7 @@
 //!   the ids and thresholds are listed in [`catalogue`].
 //! * [`rates`](mod@rates): counter deltas over an interval.
 //! * [`check`](mod@check): monitoring-plugin status, status line and perfdata.
+//! * [`mysql`](mod@mysql): MySQL's own view joined with the TCP view (`--mysql`).
 //! * [`sysctl`]: the kernel-settings audit, the `/etc/sysctl.d/` generator and the write check.
 //!
 //! # Wiring (what the CLI does)
@@ -57,6 +58,7 @@ mod engine;
 pub mod finding;
 pub mod fxhash;
 pub mod group;
+pub mod mysql;
 pub mod observe;
 pub mod os;
 pub mod rates;
@@ -72,6 +74,7 @@ pub use finding::{
 pub use group::{
     Direction, Group, GroupAggregator, GroupBy, Groups, ListeningPorts, Others, UnknownGroupBy,
 };
+pub use mysql::{MysqlHostRow, MysqlSection};
 pub use observe::{Observation, ObserveConfig};
 pub use os::{SourceOs, TimeWaitLen, UnknownOs};
 pub use rates::{rates, Rates};

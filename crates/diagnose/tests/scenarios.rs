@@ -263,6 +263,7 @@ fn main_scenarios_snapshot() {
         "accept-queue-overflow",
         "syn-recv-flood",
         "pasted-windows-exhaustion",
+        "mysql-connection-leak-growing",
     ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(format!("tests/scenarios/{name}.json"));

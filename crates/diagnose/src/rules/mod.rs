@@ -7,6 +7,7 @@ use crate::os::SourceOs;
 
 mod closewait;
 mod listen;
+pub(crate) mod mysql;
 mod orphans;
 mod settings;
 mod timewait;
@@ -37,6 +38,7 @@ pub(crate) const ORDER: &[&str] = &[
     "syn-recv-flood",
     "close-wait-leak",
     "connection-growth",
+    "mysql-connection-leak",
     "orphan-sockets",
     "fin-wait2-orphans",
     "time-wait-client-side",
@@ -64,6 +66,7 @@ pub(crate) fn run(ctx: &Ctx<'_>) -> Vec<Finding> {
     v.extend(timewait::tw_bucket_overflow(ctx));
     v.extend(closewait::close_wait_leak(ctx));
     v.extend(closewait::connection_growth(ctx));
+    v.extend(mysql::connection_leak(ctx));
     v.extend(listen::accept_queue(ctx));
     v.extend(listen::syn_recv(ctx));
     v.extend(orphans::fin_wait2(ctx));

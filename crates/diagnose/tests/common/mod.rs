@@ -12,6 +12,8 @@
 //!   "kernel": { KernelContext },         // optional (empty for pasted text)
 //!   "scans": [ { "source": "netlink", "owners_resolved": true, "taken_at_ms": 0,
 //!                "sockets": [ "<socket line>", ... ] } ],
+//!   "mysql_before": { MysqlStatus },     // optional: MySQL's view at the first scan
+//!   "mysql": { MysqlStatus },            // optional: MySQL's view at the last scan (--mysql)
 //!   "expect": [ { "id": "...", "severity": "warning",
 //!                 "metrics": { "time_wait": 1200 }, "summary_contains": "..." } ],
 //!   "exact": true                        // default: the finding ids must be exactly these
@@ -77,6 +79,10 @@ pub struct Scenario {
     #[serde(default)]
     pub kernel: KernelContext,
     pub scans: Vec<Scan>,
+    #[serde(default)]
+    pub mysql_before: Option<tcpdoctor_model::MysqlStatus>,
+    #[serde(default)]
+    pub mysql: Option<tcpdoctor_model::MysqlStatus>,
     pub expect: Vec<Expect>,
     #[serde(default = "yes")]
     pub exact: bool,
@@ -230,6 +236,8 @@ pub fn run(sc: &Scenario) -> Report {
     input.kernel_before = sc.kernel_before.as_ref();
     input.interval_ms = sc.interval_ms;
     input.services = Some(&services);
+    input.mysql = sc.mysql.as_ref();
+    input.mysql_before = sc.mysql_before.as_ref();
     diagnose(&input)
 }
 
