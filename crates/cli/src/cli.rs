@@ -199,6 +199,18 @@ Examples:
   tcpdoctor ls --process nginx")]
     Ls(LsArgs),
 
+    /// The kernel audit: every setting that matters to TIME_WAIT, CLOSE_WAIT, port exhaustion
+    /// and listen queues (value, default, what it does and does NOT do, advice for what this
+    /// host shows); --emit prints a /etc/sysctl.d/ file, --apply writes (after a backup),
+    /// --rollback restores.
+    #[command(after_help = SYSCTL_HELP)]
+    Sysctl(SysctlArgs),
+
+    /// Monitoring-plugin check (Nagios, Icinga, Sensu): one status line with performance data
+    /// after `|`, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+
     /// The lab: reproduce the classic TCP failures in throwaway network namespaces (a real
     /// MariaDB included) and see what tcpdoctor concludes on each side. Needs root.
     Lab(LabArgs),
@@ -213,6 +225,104 @@ Examples:
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+}
+
+const SYSCTL_HELP: &str = "\
+Writing is explicit and reversible:
+  --apply           prints the plan (setting, value now, new value, why) and writes NOTHING;
+  --apply --yes     saves the current value of every setting it will touch to a backup file
+                    (JSON in --backup-dir, named after the namespace and the time), then writes;
+                    needs root
+  --rollback        restores the newest backup of this host or namespace (or FILE) exactly;
+                    also a dry run without --yes
+Every write is checked first: settings this kernel does not have (net.ipv4.tcp_tw_recycle was
+removed in Linux 4.12) and dangerous values (lowering tcp_max_tw_buckets) are refused with the
+reason, exit 2. Only net.* settings are written; with -N NAME they are that namespace's own.
+Kernel settings come after the application fixes the findings name (pooling, keep-alive,
+closing sockets): no setting shortens TIME_WAIT (60 s) or closes a CLOSE_WAIT socket.
+
+Examples:
+  tcpdoctor sysctl                             the audit, with advice for what this host shows
+  tcpdoctor sysctl --emit > /etc/sysctl.d/60-tcpdoctor.conf
+  tcpdoctor sysctl --apply                     what would be written (dry run)
+  tcpdoctor sysctl --apply --set net.ipv4.ip_local_port_range=\"15000 64999\" --yes
+  tcpdoctor sysctl --rollback --yes            undo the last --apply";
+
+const CHECK_HELP: &str = "\
+Thresholds (repeatable; alert when the value is ABOVE the number):
+  --warn time_wait=20000 --crit time_wait=50000
+  metrics: total, the states in lower case (established, syn_sent, syn_recv, fin_wait1,
+  fin_wait2, time_wait, close, close_wait, last_ack, listen, closing), port_use_pct (busiest
+  ephemeral-port space, %), sockstat_tw, orphans, and the rates new_conn_per_s,
+  time_wait_per_s, listen_overflows_per_s.
+  findings: --warn finding=warning --crit finding=critical are the defaults (a finding of that
+  severity or worse sets the status); finding=info makes info findings count, finding=none
+  turns the rule off.
+A threshold on a metric this run cannot measure gives UNKNOWN, never OK. Errors of the plugin
+itself (bad threshold, unknown namespace, no permission) print one UNKNOWN line and exit 3.
+
+Examples:
+  tcpdoctor check
+  tcpdoctor check --warn time_wait=20000 --crit time_wait=50000 --crit port_use_pct=85
+  tcpdoctor check --warn finding=info --crit finding=warning
+  tcpdoctor -N blue check --json";
+
+/// `sysctl` options.
+#[derive(Debug, Args)]
+pub struct SysctlArgs {
+    /// Print a commented /etc/sysctl.d/ file with the recommended changes instead of the audit.
+    #[arg(long, conflicts_with_all = ["apply", "rollback"])]
+    pub emit: bool,
+
+    /// Write the recommended values (or those given with --set). A dry run that prints the plan
+    /// unless --yes is given; with --yes it first saves the current values to a backup file.
+    #[arg(long, conflicts_with = "rollback")]
+    pub apply: bool,
+
+    /// With --apply: write KEY=VALUE instead of the recommendations (repeatable), e.g.
+    /// --set net.ipv4.tcp_fin_timeout=30 --set net.ipv4.ip_local_port_range="15000 64999".
+    #[arg(long, value_name = "KEY=VALUE", requires = "apply")]
+    pub set: Vec<String>,
+
+    /// Restore the values saved in a backup: FILE, or the newest backup of this host or
+    /// namespace (-N) in --backup-dir that was not restored yet. A dry run unless --yes.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub rollback: Option<Option<PathBuf>>,
+
+    /// Really write (with --apply or --rollback). Needs root.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Where backups are written and looked for.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/tcpdoctor")]
+    pub backup_dir: PathBuf,
+
+    /// How long the diagnosis behind the recommendations watches (as for `tcpdoctor
+    /// --interval`); default: the kernel counters are read twice, 1 s apart.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub interval: Option<std::time::Duration>,
+}
+
+/// `check` options.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// WARNING when METRIC is above N (METRIC=N), or set the finding severity that warns
+    /// (finding=info|warning|critical|none). Repeatable.
+    #[arg(long, value_name = "METRIC=N")]
+    pub warn: Vec<String>,
+
+    /// CRITICAL when METRIC is above N, or the finding severity that is critical. Repeatable.
+    #[arg(long, value_name = "METRIC=N")]
+    pub crit: Vec<String>,
+
+    /// Take two readings this far apart (rates and growth), as for `tcpdoctor --interval`;
+    /// default: the kernel counters are read twice, 1 s apart; 0 reads once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub interval: Option<std::time::Duration>,
+
+    /// Do not look up owning processes (faster on hosts with very many sockets).
+    #[arg(long)]
+    pub no_owners: bool,
 }
 
 /// `lab` options.

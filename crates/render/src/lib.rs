@@ -9,5 +9,6 @@ pub mod diagnosis;
 pub mod fmt;
 pub mod ls;
 pub mod summary;
+pub mod sysctl;
 
 pub use fmt::Style;

@@ -36,6 +36,9 @@ pub const SYSCTLS: &[&str] = &[
     "net.ipv4.tcp_mem",
     "net.ipv4.tcp_ehash_entries",
     "net.ipv4.tcp_child_ehash_entries",
+    // Vendor kernels only (e.g. Alibaba Cloud Linux); read so that its presence is seen
+    // (tcp-facts 1.9-1.10) and its absence on mainline is recorded.
+    "net.ipv4.tcp_tw_timeout",
 ];
 
 /// `/proc/sys/...` path of a dotted sysctl name.

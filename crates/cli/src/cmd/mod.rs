@@ -1,10 +1,12 @@
 //! One module per command; each wires one source to one consumer.
 
+mod check;
 mod diagnose;
 mod generate;
 mod lab;
 mod ls;
 mod summary;
+mod sysctl;
 
 use crate::cli::{Cli, Command, FilterArgs, Global, SourceArg};
 use crate::UserError;
@@ -21,6 +23,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         None => diagnose::run(&g, &cli.diagnose),
         Some(Command::Summary(a)) => summary::run(&g, &a),
         Some(Command::Ls(a)) => ls::run(&g, &a),
+        Some(Command::Sysctl(a)) => sysctl::run(&g, &a),
+        Some(Command::Check(a)) => check::run(&g, &a),
         Some(Command::Lab(a)) => lab::run(&g, a),
         Some(Command::Generate { kind, out_dir }) => generate::run(kind, out_dir.as_deref()),
     }
