@@ -11,8 +11,8 @@ use crate::dedupe::{fingerprint, Dedupe, Seen};
 use crate::endpoint::{looks_like_endpoint, parse_u64, Resolver};
 use crate::rows::{
     fast_linux_row, inet_row, pasted_row, proc_row, proc_shape, proto_index, ps_row, solaris_row,
-    solaris_shape, ss_row, ss_state, tokenize, InetKind, InetLayout, ProcOpts, PsLayout, Row,
-    RowFacts, RowState, SsContext, SsLayout, StateCol, Toks,
+    solaris_shape, ss_row, ss_state, tokenize, Compact, InetKind, InetLayout, ProcOpts, PsLayout,
+    Row, RowFacts, RowState, SsContext, SsLayout, StateCol, Toks,
 };
 use crate::words::{proto_word, Proto};
 use std::net::{IpAddr, Ipv4Addr};
@@ -117,7 +117,9 @@ pub struct Parser {
     win_cont: bool,
     stats: ParseStats,
     formats: Vec<Format>,
-    oses: Vec<SourceOs>,
+    /// The OS of the first snapshot, and whether all later ones agreed (bounded, unlike a
+    /// list per snapshot).
+    os_seen: Option<(SourceOs, bool)>,
     other_tables: Option<&'static str>,
     first_skip: Option<Skipped>,
     nonblank: usize,
@@ -224,7 +226,7 @@ impl Parser {
             win_cont: false,
             stats: ParseStats::default(),
             formats: Vec::new(),
-            oses: Vec::new(),
+            os_seen: None,
             other_tables: None,
             first_skip: None,
             nonblank: 0,
@@ -304,10 +306,10 @@ impl Parser {
             .map(|f| f.name())
             .collect::<Vec<_>>()
             .join("+");
-        stats.os = match self.oses.first() {
+        stats.os = match self.os_seen {
             None => None,
-            Some(first) if self.oses.iter().all(|o| o == first) => Some(*first),
-            Some(_) => Some(SourceOs::Unknown),
+            Some((os, true)) => Some(os),
+            Some((_, false)) => Some(SourceOs::Unknown),
         };
         if stats.snapshots == 0 {
             return Err(self.nothing_error(&stats));
@@ -512,7 +514,10 @@ impl Parser {
         if !self.formats.contains(&s.format) {
             self.formats.push(s.format);
         }
-        self.oses.push(os);
+        self.os_seen = match self.os_seen {
+            None => Some((os, true)),
+            Some((first, same)) => Some((first, same && first == os)),
+        };
         let summary = SnapshotSummary {
             index: s.index,
             first_line: s.first_line,
@@ -600,19 +605,9 @@ impl Parser {
     fn line<S: TextSink + ?Sized>(&mut self, raw: &str, sink: &mut S) {
         if self.line_no > 0 && fast_ok(&self.section) {
             let nocr = raw.strip_suffix('\r').unwrap_or(raw);
-            if let Some((state, start)) = fast_linux_row(nocr.as_bytes(), &mut self.sock) {
-                let text = nocr.as_bytes()[start..].trim_ascii_end();
-                let pre = Pre::Tcp {
-                    state,
-                    format: self.opts.format.unwrap_or(Format::NetstatLinux),
-                    facts: RowFacts {
-                        kind: Some(InetKind::Linux),
-                        ..RowFacts::default()
-                    },
-                    fp: fingerprint(text),
-                    t0_proto: true,
-                };
-                self.fast_line(pre, None, sink);
+            if let Some(c) = fast_linux_row(nocr.as_bytes()) {
+                let fp = fingerprint(nocr.as_bytes()[c.start as usize..].trim_ascii_end());
+                self.compact_line(&c, fp, sink);
                 return;
             }
         }
@@ -825,6 +820,27 @@ impl Parser {
                 self.win_cont = hold;
             }
         }
+    }
+
+    /// The fast path for a simple Linux row read by [`fast_linux_row`] (here or on a worker).
+    pub(crate) fn compact_line<S: TextSink + ?Sized>(
+        &mut self,
+        c: &Compact,
+        fp: u64,
+        sink: &mut S,
+    ) {
+        c.apply(&mut self.sock);
+        let pre = Pre::Tcp {
+            state: c.state,
+            format: self.opts.format.unwrap_or(Format::NetstatLinux),
+            facts: RowFacts {
+                kind: Some(InetKind::Linux),
+                ..RowFacts::default()
+            },
+            fp,
+            t0_proto: true,
+        };
+        self.fast_line(pre, None, sink);
     }
 
     /// Emits the socket in the buffer with a known state, after the duplicate check.

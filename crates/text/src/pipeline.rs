@@ -15,7 +15,7 @@
 use crate::api::{TextError, TextSink};
 use crate::dedupe::fingerprint;
 use crate::parser::{fast_ok, read_row, Parser, Pre, Section};
-use crate::rows::{fast_linux_row, tokenize, InetKind, Row, RowFacts, RowState, SsContext, Toks};
+use crate::rows::{fast_linux_row, tokenize, Compact, Row, RowFacts, RowState, SsContext, Toks};
 use crate::words::proto_word;
 use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -33,6 +33,13 @@ enum Res {
     Fast {
         pre: Pre,
         socket: u32,
+        start: u32,
+        end: u32,
+    },
+    /// A simple Linux row, read by the fast path, with its fingerprint.
+    Compact {
+        row: Compact,
+        fp: u64,
         start: u32,
         end: u32,
     },
@@ -62,27 +69,41 @@ fn work(job: &mut Job, opts: &crate::api::ParseOptions) {
             .map(|i| pos + i)
             .unwrap_or(data.len());
         let (s, e) = (pos as u32, end as u32);
-        let res = match read_line(
-            &data[pos..end],
-            &job.hint,
-            opts,
-            &mut spans,
-            &mut job.socks,
-            &mut used,
-        ) {
-            Some((pre, socket)) => Res::Fast {
-                pre,
-                socket,
+        let line = &data[pos..end];
+        let res = match fast_compact(line, &job.hint) {
+            Some((row, fp)) => Res::Compact {
+                row,
+                fp,
                 start: s,
                 end: e,
             },
-            None => Res::Slow { start: s, end: e },
+            None => match read_line(line, &job.hint, opts, &mut spans, &mut job.socks, &mut used) {
+                Some((pre, socket)) => Res::Fast {
+                    pre,
+                    socket,
+                    start: s,
+                    end: e,
+                },
+                None => Res::Slow { start: s, end: e },
+            },
         };
         job.res.push(res);
         pos = end + 1;
     }
     // Drop what a previous chunk left beyond this one's sockets (owners, names).
     job.socks.truncate(used.max(1));
+}
+
+/// The fast path for simple Linux rows (see [`fast_linux_row`]).
+#[inline]
+fn fast_compact(bytes: &[u8], hint: &(Section, SsContext)) -> Option<(Compact, u64)> {
+    if !fast_ok(&hint.0) {
+        return None;
+    }
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    let row = fast_linux_row(bytes)?;
+    let fp = fingerprint(bytes.get(row.start as usize..)?.trim_ascii_end());
+    Some((row, fp))
 }
 
 fn read_line(
@@ -95,24 +116,6 @@ fn read_line(
 ) -> Option<(Pre, u32)> {
     if *used == socks.len() {
         socks.push(blank());
-    }
-    if fast_ok(&hint.0) {
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        if let Some((state, start)) = fast_linux_row(bytes, &mut socks[*used]) {
-            let i = *used as u32;
-            *used += 1;
-            let pre = Pre::Tcp {
-                state,
-                format: opts.format.unwrap_or(crate::api::Format::NetstatLinux),
-                facts: RowFacts {
-                    kind: Some(InetKind::Linux),
-                    ..RowFacts::default()
-                },
-                fp: fingerprint(bytes[start..].trim_ascii_end()),
-                t0_proto: true,
-            };
-            return Some((pre, i));
-        }
     }
     let text = std::str::from_utf8(bytes).ok()?;
     let mut line = text.strip_suffix('\r').unwrap_or(text);
@@ -289,12 +292,15 @@ fn consume<S: TextSink + ?Sized>(parser: &mut Parser, job: &mut Job, sink: &mut 
     let mut ok = trusted && parser.accepts(&job.hint);
     for r in job.res.drain(..) {
         match r {
+            Res::Compact { row, fp, .. } if ok => parser.compact_line(&row, fp, sink),
             Res::Fast { pre, socket, .. } if ok => {
                 let mut fallback = blank();
                 let sock = job.socks.get_mut(socket as usize).unwrap_or(&mut fallback);
                 parser.fast_line(pre, Some(sock), sink);
             }
-            Res::Fast { start, end, .. } | Res::Slow { start, end } => {
+            Res::Compact { start, end, .. }
+            | Res::Fast { start, end, .. }
+            | Res::Slow { start, end } => {
                 parser.feed_line(
                     data.get(start as usize..end as usize).unwrap_or_default(),
                     sink,

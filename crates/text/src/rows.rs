@@ -119,13 +119,46 @@ pub(crate) fn tokenize(line: &str, out: &mut Vec<(u32, u32)>, max: usize) {
     }
 }
 
+/// A simple row read by [`fast_linux_row`]: everything a socket of such a row holds, in one
+/// small record (so that a worker thread hands over one cache line, not a whole `Socket`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Compact {
+    pub(crate) state: TcpState,
+    pub(crate) family: Family,
+    pub(crate) local: (IpAddr, u16),
+    pub(crate) remote: (IpAddr, u16),
+    pub(crate) recv_q: u32,
+    pub(crate) send_q: u32,
+    /// Offset where the row's text starts (for its fingerprint).
+    pub(crate) start: u32,
+}
+
+impl Compact {
+    /// Writes the row into a socket (all other fields cleared).
+    #[inline]
+    pub(crate) fn apply(&self, sock: &mut Socket) {
+        reset(sock);
+        sock.family = self.family;
+        sock.state = self.state;
+        sock.local = Endpoint {
+            host: Host::Ip(self.local.0),
+            port: Port::Num(self.local.1),
+        };
+        sock.remote = Endpoint {
+            host: Host::Ip(self.remote.0),
+            port: Port::Num(self.remote.1),
+        };
+        sock.recv_q = Some(self.recv_q);
+        sock.send_q = Some(self.send_q);
+    }
+}
+
 /// The fast path for the rows that make up big Linux listings:
 /// `tcp[6] <recv-q> <send-q> <a.b.c.d|::ffff:a.b.c.d>:<port|*> <same> <STATE>` and nothing
 /// else, read in one pass without tokenising. Anything else returns `None` and goes through
-/// [`inet_row`], which gives the same result for these rows (the tests compare both).
-/// Returns the state and the offset where the row's text starts (for its fingerprint).
+/// [`inet_row`], which gives the same result for these rows (a test compares both).
 #[inline]
-pub(crate) fn fast_linux_row(line: &[u8], sock: &mut Socket) -> Option<(TcpState, usize)> {
+pub(crate) fn fast_linux_row(line: &[u8]) -> Option<Compact> {
     let start = skip_blanks(line, 0);
     let b = &line[start..];
     let (fam6, mut i) = if b.starts_with(b"tcp ") || b.starts_with(b"tcp\t") {
@@ -153,8 +186,8 @@ pub(crate) fn fast_linux_row(line: &[u8], sock: &mut Socket) -> Option<(TcpState
         *i = e;
         u32::try_from(v).ok()
     };
-    let rq = num(&mut i)?;
-    let sq = num(&mut i)?;
+    let recv_q = num(&mut i)?;
+    let send_q = num(&mut i)?;
     let ep = |i: &mut usize| -> Option<(IpAddr, u16)> {
         *i = skip_blanks(b, *i);
         let e = token_end(b, *i);
@@ -166,8 +199,8 @@ pub(crate) fn fast_linux_row(line: &[u8], sock: &mut Socket) -> Option<(TcpState
         *i = e;
         crate::endpoint::fast_v4_colon_ip(tok)
     };
-    let (lip, lport) = ep(&mut i)?;
-    let (rip, rport) = ep(&mut i)?;
+    let local = ep(&mut i)?;
+    let remote = ep(&mut i)?;
     i = skip_blanks(b, i);
     let e = token_end(b, i);
     let state = match &b[i..e] {
@@ -187,25 +220,20 @@ pub(crate) fn fast_linux_row(line: &[u8], sock: &mut Socket) -> Option<(TcpState
     if skip_blanks(b, e) != b.len() {
         return None;
     }
-    reset(sock);
-    let family = if fam6 || lip.is_ipv6() {
+    let family = if fam6 || local.0.is_ipv6() {
         Family::Inet6
     } else {
         Family::Inet
     };
-    sock.family = family;
-    sock.state = state;
-    sock.local = Endpoint {
-        host: Host::Ip(lip),
-        port: Port::Num(lport),
-    };
-    sock.remote = Endpoint {
-        host: Host::Ip(rip),
-        port: Port::Num(rport),
-    };
-    sock.recv_q = Some(rq);
-    sock.send_q = Some(sq);
-    Some((state, start))
+    Some(Compact {
+        state,
+        family,
+        local,
+        remote,
+        recv_q,
+        send_q,
+        start: u32::try_from(start).ok()?,
+    })
 }
 
 /// What the state of a TCP row turned out to be.
@@ -1271,7 +1299,10 @@ mod tests {
             "tcp        0      0 10.0.0.5:ssh            10.0.0.9:51234          ESTABLISHED",
         ] {
             let mut fast = blank();
-            let f = fast_linux_row(line.as_bytes(), &mut fast);
+            let f = fast_linux_row(line.as_bytes()).map(|c| {
+                c.apply(&mut fast);
+                (c.state, c.start as usize)
+            });
             tokenize(line, &mut spans, 96);
             let t = Toks {
                 line,
