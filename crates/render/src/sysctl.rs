@@ -159,8 +159,11 @@ pub fn render_plan(items: &[PlanItem], style: &Style) -> String {
     for i in items {
         t.row(vec![
             i.key.clone(),
-            i.current.clone().unwrap_or_else(|| "-".into()),
-            i.new.clone(),
+            i.current
+                .as_deref()
+                .map(shown)
+                .unwrap_or_else(|| "-".into()),
+            shown(&i.new),
             i.reason.clone(),
         ]);
     }

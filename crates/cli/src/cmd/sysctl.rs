@@ -317,7 +317,13 @@ fn apply(g: &Global, a: &SysctlArgs) -> Result<ExitCode> {
         let k = context(g)?;
         for r in audit(&k, Some(&c.report)) {
             if let (Verdict::Change, Some(rec)) = (r.verdict, r.recommended) {
-                wanted.push((r.key, rec, r.reason));
+                // The finding ids are short enough for the plan; the audit has the words.
+                let why = if r.findings.is_empty() {
+                    r.reason
+                } else {
+                    format!("finding {}", r.findings.join(", "))
+                };
+                wanted.push((r.key, rec, why));
             }
         }
     } else {
