@@ -25,6 +25,8 @@ const AFTER_HELP: &str = "\
 Examples:
   tcpdoctor                               diagnose this host: findings, evidence, what to do
   tcpdoctor --interval 10s                two readings 10 s apart: rates and leaks in the making
+  MYSQL_PWD=... tcpdoctor --mysql mysql://monitor@10.0.0.5:3306 --interval 10s
+                                          join MySQL's own view (Sleep threads per client host)
   tcpdoctor summary                       counts per state, IPv4/IPv6, kernel cross-check
   tcpdoctor summary --by service          which local service or remote service the sockets belong to
   tcpdoctor summary --by process          which process holds them (reads /proc: run as root)
@@ -55,6 +57,9 @@ pub struct Cli {
     /// Options of the diagnosis (no command).
     #[command(flatten)]
     pub diagnose: DiagnoseArgs,
+    /// MySQL's own view for the diagnosis (no command).
+    #[command(flatten)]
+    pub mysql: MysqlArgs,
     /// The command; without one, the diagnosis runs.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -105,6 +110,20 @@ pub struct DiagnoseArgs {
     /// name ports and peers but no processes).
     #[arg(long)]
     pub no_owners: bool,
+}
+
+/// `--mysql` (the diagnosis, no command).
+#[derive(Debug, Args, Clone, Default)]
+pub struct MysqlArgs {
+    /// Also read MySQL's (MariaDB's) own view of its connections, over TCP, and join it with
+    /// the sockets: Threads_connected, Max_used_connections, max_connections, Aborted_clients,
+    /// wait_timeout, and Sleep threads per client host; finding `mysql-connection-leak`. URL
+    /// like mysql://USER@HOST:3306 (with -N, as seen from inside that namespace). The password
+    /// comes from MYSQL_PWD or TCPDOCTOR_MYSQL_PASSWORD, or a prompt on a terminal; never put
+    /// it in the URL (the process list shows command lines to everyone). A failed reading is a
+    /// gap in the report, not an error.
+    #[arg(long, value_name = "URL")]
+    pub mysql: Option<String>,
 }
 
 /// `--fail-on`.

@@ -1,14 +1,17 @@
-//! `tcpdoctor` with no command: live source -> Observation(s) + kernel context -> diagnosis.
+//! `tcpdoctor` with no command: live source -> Observation(s) + kernel context -> diagnosis;
+//! with `--mysql`, MySQL's own view read at the same moments (tcpdoctor-mysql).
 
-use crate::cli::{DiagnoseArgs, FailOn, Global};
+use crate::cli::{DiagnoseArgs, FailOn, Global, MysqlArgs};
 use crate::out;
+use crate::UserError;
 use anyhow::Result;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tcpdoctor_diagnose::{
     diagnose, DiagnoseInput, Observation, ObserveConfig, Report, Severity, SourceOs,
 };
-use tcpdoctor_model::{KernelContext, ScanInfo, SocketFilter, SourceKind};
+use tcpdoctor_model::{KernelContext, MysqlStatus, ScanInfo, SocketFilter, SourceKind};
+use tcpdoctor_mysql::{MysqlReader, MysqlTarget, ReadOptions};
 use tcpdoctor_render::diagnosis::{render_json, render_text};
 use tcpdoctor_sources::{kernel, live};
 
@@ -46,13 +49,90 @@ fn observe(g: &Global, owners: bool, k: &KernelContext) -> Result<(Observation, 
     Ok((obs, info))
 }
 
+/// A `--mysql` request: the server and the password (from the environment or a prompt,
+/// never from the command line).
+pub struct MysqlRequest {
+    /// Where and as whom.
+    pub target: MysqlTarget,
+    /// The password, when one was given.
+    pub password: Option<String>,
+}
+
+impl MysqlRequest {
+    /// From `--mysql URL`: refuses a URL with a password; takes the password from
+    /// MYSQL_PWD / TCPDOCTOR_MYSQL_PASSWORD, else asks on a terminal (echo off).
+    pub fn from_args(m: &MysqlArgs) -> Result<Option<MysqlRequest>> {
+        let Some(url) = &m.mysql else {
+            return Ok(None);
+        };
+        let target = MysqlTarget::parse(url).map_err(|e| UserError(e.to_string()))?;
+        let password = match tcpdoctor_mysql::password_from_env() {
+            Some(p) => Some(p),
+            None => tcpdoctor_mysql::prompt_password(&format!(
+                "MySQL password for {}@{}: ",
+                target.user,
+                target.server()
+            ))
+            .map_err(|e| UserError(format!("--mysql: could not read the password: {e}")))?,
+        };
+        Ok(Some(MysqlRequest { target, password }))
+    }
+}
+
+/// Reads MySQL's view; a failure becomes a gap (and no further reading is tried).
+struct MysqlSide {
+    reader: Option<MysqlReader>,
+    gaps: Vec<tcpdoctor_model::Gap>,
+}
+
+impl MysqlSide {
+    fn connect(req: Option<&MysqlRequest>) -> MysqlSide {
+        let mut side = MysqlSide {
+            reader: None,
+            gaps: Vec::new(),
+        };
+        if let Some(r) = req {
+            match MysqlReader::connect(&r.target, r.password.as_deref(), &ReadOptions::default()) {
+                Ok(c) => side.reader = Some(c),
+                Err(e) => side.gaps.push(e.gap()),
+            }
+        }
+        side
+    }
+
+    fn read(&mut self) -> Option<MysqlStatus> {
+        let r = self.reader.as_mut()?;
+        match r.read() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.gaps.push(e.gap());
+                self.reader = None;
+                None
+            }
+        }
+    }
+}
+
 /// Reads this host (or `-N` namespace) and diagnoses it.
 pub fn collect(g: &Global, a: &DiagnoseArgs) -> Result<Collected> {
+    collect_with(g, a, None)
+}
+
+/// [`collect`], plus MySQL's own view when asked (read inside the `-N` namespace, once, or at
+/// both readings with `--interval`).
+pub fn collect_with(
+    g: &Global,
+    a: &DiagnoseArgs,
+    mysql: Option<&MysqlRequest>,
+) -> Result<Collected> {
     let _ns = super::enter_netns(g)?;
     let owners = !a.no_owners;
     let t0 = Instant::now();
     let (k0, gaps0) = kernel::read_context();
+    let mut my = MysqlSide::connect(mysql);
     let (obs1, mut scan) = observe(g, owners, &k0)?;
+    let mut my_readings = Vec::new();
+    my_readings.extend(my.read());
     let mut observations = vec![obs1];
     let wait = a.interval.unwrap_or(DEFAULT_COUNTER_INTERVAL);
     let (k1, interval_ms) = if wait.is_zero() {
@@ -63,6 +143,7 @@ pub fn collect(g: &Global, a: &DiagnoseArgs) -> Result<Collected> {
             let (obs2, scan2) = observe(g, owners, &k0)?;
             observations.push(obs2);
             scan = scan2;
+            my_readings.extend(my.read());
         }
         let k1 = kernel::read_context().0;
         (
@@ -71,10 +152,13 @@ pub fn collect(g: &Global, a: &DiagnoseArgs) -> Result<Collected> {
         )
     };
     scan.gaps.extend(gaps0);
+    scan.gaps.extend(my.gaps);
     let mut input = DiagnoseInput::new(&observations, &k1, SourceOs::Linux);
     input.kernel_before = interval_ms.map(|_| &k0);
     input.interval_ms = interval_ms;
     input.services = Some(crate::cli::services());
+    input.mysql = my_readings.last();
+    input.mysql_before = (my_readings.len() >= 2).then(|| &my_readings[0]);
     Ok(Collected {
         report: diagnose(&input),
         scan,
@@ -95,9 +179,10 @@ pub fn exit_for(report: &Report, fail_on: FailOn) -> ExitCode {
     }
 }
 
-/// Runs the diagnosis.
-pub fn run(g: &Global, a: &DiagnoseArgs) -> Result<ExitCode> {
-    let c = collect(g, a)?;
+/// Runs the diagnosis (with `--mysql`, MySQL's view joined in).
+pub fn run(g: &Global, a: &DiagnoseArgs, m: &MysqlArgs) -> Result<ExitCode> {
+    let req = MysqlRequest::from_args(m)?;
+    let c = collect_with(g, a, req.as_ref())?;
     if g.json {
         out::print(&render_json(&c.report, &c.scan)?)?;
         out::print("\n")?;

@@ -20,7 +20,7 @@ use tcpdoctor_sources::sys::{self, NetnsGuard};
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = cli.global;
     match cli.command {
-        None => diagnose::run(&g, &cli.diagnose),
+        None => diagnose::run(&g, &cli.diagnose, &cli.mysql),
         Some(Command::Summary(a)) => summary::run(&g, &a),
         Some(Command::Ls(a)) => ls::run(&g, &a),
         Some(Command::Sysctl(a)) => sysctl::run(&g, &a),
