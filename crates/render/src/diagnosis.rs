@@ -7,7 +7,7 @@
 use crate::fmt::{thousands, Paint, Style};
 use crate::summary::{provenance_line, render_gaps};
 use serde::Serialize;
-use tcpdoctor_diagnose::{Finding, Report, Severity};
+use tcpdoctor_diagnose::{Finding, MysqlSection, Report, Severity};
 use tcpdoctor_model::{ScanInfo, StateCounts};
 
 /// The `tcpdoctor --json` object: the diagnosis [`Report`] plus `report` and `scan`.
@@ -202,6 +202,78 @@ fn finding(
     out
 }
 
+fn secs(s: u64) -> String {
+    if s >= 7200 {
+        format!("{:.1} h", s as f64 / 3600.0)
+    } else if s >= 120 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// `MySQL 10.0.0.1:3306: Threads_connected 76 of max_connections 151 (50%) ...` and the Sleep
+/// threads per client host (tcp-facts 14.3-14.7).
+fn mysql_section(m: &MysqlSection, style: &Style) -> String {
+    let st = &m.status;
+    let mut out = String::new();
+    let version = st
+        .version
+        .as_deref()
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    out.push_str(&style.paint(Paint::Bold, &format!("MySQL {}{version}:", st.server)));
+    out.push('\n');
+    let delta = |d: Option<i64>| d.map(|d| format!(" ({d:+})")).unwrap_or_default();
+    let line = format!(
+        "Threads_connected {}{} of max_connections {} ({:.0}%), peak {}; Aborted_clients {}{}; \
+         wait_timeout {}; {} Sleep threads",
+        thousands(st.threads_connected),
+        delta(m.threads_connected_delta),
+        thousands(st.max_connections),
+        m.connections_used_pct,
+        thousands(st.max_used_connections),
+        thousands(st.aborted_clients),
+        delta(m.aborted_clients_delta),
+        secs(st.wait_timeout),
+        thousands(m.sleep_threads),
+    );
+    out.push_str(&wrap(&line, "  ", "  "));
+    let hosts: Vec<_> = m.hosts.iter().take(5).collect();
+    if !hosts.is_empty() {
+        let over = m
+            .interval_s
+            .map(|s| format!(" (change over {s:.1} s)"))
+            .unwrap_or_default();
+        out.push_str(&format!("  Sleep threads per client host{over}:\n"));
+        for h in hosts {
+            let mut parts = vec![format!("{:>9}  {}", thousands(h.sleep), h.host)];
+            if let (Some(b), Some(g)) = (h.sleep_before, h.growth) {
+                parts.push(format!("was {}, {g:+}", thousands(b)));
+            }
+            if h.sleep > 0 {
+                parts.push(format!("idle up to {}", secs(h.max_time_s)));
+            }
+            if let Some(t) = h.tcp_established {
+                parts.push(format!("{} ESTABLISHED", thousands(t)));
+            }
+            let mut l = parts.join("  ");
+            if h.growing {
+                l.push_str("  ");
+                l.push_str(&style.paint(Paint::Yellow, "growing"));
+            }
+            out.push_str(&format!("  {l}\n"));
+        }
+        if m.hosts.len() > 5 {
+            out.push_str(&style.paint(
+                Paint::Dim,
+                &format!("  (+{} more hosts in --json)\n", m.hosts.len() - 5),
+            ));
+        }
+    }
+    out
+}
+
 /// The human diagnosis.
 pub fn render_text(r: &Report, scan: &ScanInfo, style: &Style, verbose: bool) -> String {
     let mut out = String::new();
@@ -242,6 +314,9 @@ pub fn render_text(r: &Report, scan: &ScanInfo, style: &Style, verbose: bool) ->
                 parts.join(", ")
             ));
         }
+    }
+    if let Some(m) = &r.mysql {
+        out.push_str(&mysql_section(m, style));
     }
     let mut avoided = Vec::new();
     for (i, f) in r.findings.iter().enumerate() {

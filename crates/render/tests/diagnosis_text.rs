@@ -44,6 +44,7 @@ fn main_scenarios_read_well() {
         "connection-growth",
         "healthy-host",
         "pasted-windows-exhaustion",
+        "mysql-connection-leak-growing",
     ] {
         insta::assert_snapshot!(name, report_text(name, false));
     }
