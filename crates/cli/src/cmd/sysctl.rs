@@ -230,7 +230,7 @@ fn euid() -> Option<u32> {
 fn require_root(what: &str) -> Result<()> {
     if euid() != Some(0) {
         return Err(UserError(format!(
-            "{what} needs root (the plan above was not written); run it again with sudo"
+            "{what} needs root; nothing was written; run it again as root (sudo)"
         ))
         .into());
     }
