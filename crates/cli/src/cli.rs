@@ -234,6 +234,24 @@ Examples:
     /// MariaDB included) and see what tcpdoctor concludes on each side. Needs root.
     Lab(LabArgs),
 
+    /// Diagnose netstat/ss output pasted from any machine (Linux, Windows, macOS, BSD, Solaris,
+    /// HP-UX, AIX; `-` reads standard input): the same model and diagnosis as a live host.
+    #[command(after_help = "\
+Formats are detected per table: Linux netstat (-an, -tanp, -tano, -tae, names, localised),
+BusyBox, ss (with or without Netid/State, -p -o -e, `ss state X`, ss -s), /proc/net/tcp[6],
+Windows netstat -an/-ano/-anob (CRLF, localised states), PowerShell Get-NetTCPConnection,
+macOS/FreeBSD/OpenBSD/Solaris/HP-UX/AIX netstat, and bare rows. Prompts, command lines and
+prose around the rows are fine. Several pasted outputs in one input are reported one by one
+and together (growth between them is a finding). UDP, unix, vsock and Bluetooth rows never
+count; a TCP row with a state nobody knows is counted apart and listed; an exact repeat of a
+connected row (a copy-paste artefact) counts once.
+
+Examples:
+  tcpdoctor analyze netstat-web01.txt
+  ssh db01 ss -tanpo | tcpdoctor analyze -
+  tcpdoctor analyze --format windows-netstat --json ticket-4711.txt")]
+    Analyze(AnalyzeArgs),
+
     /// Print shell completions or the man page, generated from this command line.
     #[command(hide = true)]
     Generate {
@@ -389,6 +407,33 @@ naming the right port or process); 1 --check found a difference (printed as expe
         /// The worker's instructions (JSON).
         spec: String,
     },
+}
+
+/// `analyze` options.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Files with pasted output; `-` reads standard input.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+
+    /// Force the format instead of detecting it: netstat-linux, ss, proc-net-tcp,
+    /// windows-netstat, bsd-netstat, solaris-netstat, hpux-netstat, aix-netstat, powershell,
+    /// pasted-rows.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// The machine's OS, when the text does not tell (advice depends on it): linux, windows,
+    /// macos, freebsd, openbsd, solaris, hpux, aix.
+    #[arg(long, value_name = "OS")]
+    pub os: Option<String>,
+
+    /// Exit with status 1 when a finding of this severity or worse is reported.
+    #[arg(long, value_enum, default_value_t = FailOn::Warning, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+
+    /// Show every metric, sample, unknown-state row and skipped line.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// `generate` kinds.

@@ -5,6 +5,7 @@
 //! not: the binary decides from the terminal and `NO_COLOR`) and write to any `io::Write`;
 //! JSON renderers write the documented, versioned contract of `docs/json.md`.
 
+pub mod analyze;
 pub mod diagnosis;
 pub mod fmt;
 pub mod ls;

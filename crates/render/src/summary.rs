@@ -133,10 +133,10 @@ pub fn provenance_line(scan: &ScanInfo) -> String {
         SourceKind::File => "a saved snapshot".to_string(),
     };
     let mut s = String::new();
-    if let Some(h) = &scan.host {
-        s.push_str(h);
-    } else {
-        s.push_str("this host");
+    match (&scan.host, scan.source) {
+        (Some(h), _) => s.push_str(h),
+        (None, SourceKind::Text | SourceKind::File) => s.push_str("another machine"),
+        (None, _) => s.push_str("this host"),
     }
     if let Some(ns) = &scan.netns {
         s.push_str(&format!(", netns {ns}"));

@@ -1,6 +1,7 @@
 //! One module per command; each wires one source to one consumer.
 
 mod check;
+mod analyze;
 mod diagnose;
 mod generate;
 mod lab;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         None => diagnose::run(&g, &cli.diagnose, &cli.mysql),
         Some(Command::Summary(a)) => summary::run(&g, &a),
+        Some(Command::Analyze(a)) => analyze::run(&g, &a),
         Some(Command::Ls(a)) => ls::run(&g, &a),
         Some(Command::Sysctl(a)) => sysctl::run(&g, &a),
         Some(Command::Check(a)) => check::run(&g, &a),

@@ -1,0 +1,287 @@
+//! `tcpdoctor analyze FILE...`: pasted netstat/ss text -> the same model and diagnosis as a
+//! live host.
+//!
+//! Each input is read streaming into one `Observation` per snapshot; memory stays bounded by
+//! the number of distinct ports, peers and processes. Whether a TIME_WAIT sits on a listening
+//! port decides which side closed first, so listeners must be known before the connections:
+//! Linux `netstat`, `ss` and `/proc/net/tcp` list them first (kernel order, per family), so one
+//! pass does. Windows, BSD, PowerShell and bare pasted rows do not: for an input with such a
+//! snapshot a first pass collects each snapshot's listening ports and a second pass observes.
+//! Standard input is spooled to an unlinked temporary file so it can be read twice.
+
+use crate::cli::{AnalyzeArgs, FailOn, Global};
+use crate::out;
+use crate::UserError;
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::io::{self, BufReader, Seek, SeekFrom};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tcpdoctor_diagnose::{
+    diagnose, DiagnoseInput, ListeningPorts, Observation, ObserveConfig, Report, SourceOs,
+};
+use tcpdoctor_model::{
+    Gap, GapKind, KernelContext, ScanInfo, Socket, SocketSink, SourceKind, StateCounts, UnknownRow,
+};
+use tcpdoctor_render::analyze::{
+    render_json, render_text, AnalyzeReport, InputInfo, SkippedLine, SnapshotEntry,
+};
+use tcpdoctor_text::{
+    parse_reader, Format, ParseOptions, SnapshotMeta, SnapshotSummary, TextError, TextSink,
+};
+
+/// Unknown-state rows and skipped lines listed in the report (all are counted).
+const KEEP_ROWS: usize = 200;
+
+/// Pass 1: the listening ports of each snapshot.
+#[derive(Default)]
+struct Listeners(Vec<ListeningPorts>);
+
+impl TextSink for Listeners {
+    fn begin_snapshot(&mut self, _meta: &SnapshotMeta) {
+        self.0.push(ListeningPorts::new());
+    }
+    fn socket(&mut self, s: &Socket, _line: usize) {
+        if let Some(l) = self.0.last_mut() {
+            l.observe(s);
+        }
+    }
+}
+
+/// Pass 2: one Observation per snapshot, plus what the report lists.
+struct Collect<'a> {
+    input: &'a str,
+    listening: Vec<ListeningPorts>,
+    cur: Option<Observation>,
+    observations: Vec<(Observation, SnapshotSummary)>,
+    unknown: Vec<UnknownRow>,
+    skipped: Vec<SkippedLine>,
+}
+
+impl<'a> Collect<'a> {
+    fn new(input: &'a str, listening: Vec<ListeningPorts>) -> Collect<'a> {
+        Collect {
+            input,
+            listening,
+            cur: None,
+            observations: Vec::new(),
+            unknown: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
+/// Formats that print every listener before the connections of its family (kernel order).
+fn listeners_first(f: Format) -> bool {
+    matches!(f, Format::NetstatLinux | Format::Ss | Format::ProcNetTcp)
+}
+
+impl TextSink for Collect<'_> {
+    fn begin_snapshot(&mut self, meta: &SnapshotMeta) {
+        let listening = self.listening.get(meta.index).cloned().unwrap_or_default();
+        let cfg = ObserveConfig { listening, ..Default::default() };
+        self.cur = Some(Observation::new(&meta.info, cfg));
+    }
+    fn socket(&mut self, s: &Socket, _line: usize) {
+        if let Some(o) = self.cur.as_mut() {
+            o.socket(s);
+        }
+    }
+    fn unknown_row(&mut self, row: &UnknownRow) {
+        if self.unknown.len() < KEEP_ROWS {
+            self.unknown.push(row.clone());
+        }
+    }
+    fn skipped(&mut self, s: &tcpdoctor_text::Skipped) {
+        if self.skipped.len() < KEEP_ROWS {
+            self.skipped.push(SkippedLine {
+                input: self.input.to_string(),
+                line: s.line,
+                reason: s.reason.clone(),
+                text: s.text.clone(),
+            });
+        }
+    }
+    fn end_snapshot(&mut self, summary: &SnapshotSummary) {
+        if let Some(o) = self.cur.take() {
+            self.observations.push((o, summary.clone()));
+        }
+    }
+}
+
+fn diag_os(os: tcpdoctor_text::SourceOs) -> SourceOs {
+    os.name().parse().unwrap_or(SourceOs::Unknown)
+}
+
+/// Opens an input twice-readable: a file as is, standard input spooled to an unlinked file.
+fn open_input(name: &str) -> Result<File> {
+    if name == "-" {
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("tcpdoctor-stdin-{}", std::process::id()));
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("spooling standard input to {}", path.display()))?;
+        let _ = std::fs::remove_file(&path);
+        io::copy(&mut io::stdin().lock(), &mut f).context("reading standard input")?;
+        f.seek(SeekFrom::Start(0))?;
+        Ok(f)
+    } else {
+        File::open(name).map_err(|e| UserError(format!("cannot read {name}: {e}")).into())
+    }
+}
+
+fn text_error(name: &str, e: TextError) -> anyhow::Error {
+    match e {
+        TextError::NothingRecognised { message, hint } => {
+            UserError(format!("{name}: {message}\n  hint: {hint}")).into()
+        }
+        other => anyhow::Error::new(other).context(format!("reading {name}")),
+    }
+}
+
+/// Runs `analyze`.
+pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
+    let mut opts = ParseOptions::default();
+    if let Some(f) = &a.format {
+        opts.format = Some(Format::parse(f).ok_or_else(|| {
+            UserError(format!(
+                "unknown format '{f}'; known: {}",
+                Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+            ))
+        })?);
+    }
+    if let Some(o) = &a.os {
+        opts.os = Some(tcpdoctor_text::SourceOs::parse(o).ok_or_else(|| {
+            UserError(format!(
+                "unknown OS '{o}'; known: linux, windows, macos, freebsd, openbsd, solaris, hpux, aix"
+            ))
+        })?);
+    }
+    opts.services = Some(Arc::new(crate::cli::services().clone()));
+
+    let mut inputs = Vec::new();
+    let mut all: Vec<(String, Observation, SnapshotSummary)> = Vec::new();
+    let mut unknown = Vec::new();
+    let mut skipped = Vec::new();
+    let (mut unknown_total, mut skipped_total, mut duplicates) = (0u64, 0u64, 0u64);
+    for name in &a.files {
+        let mut f = open_input(name)?;
+        let mut c = Collect::new(name, Vec::new());
+        let mut stats = parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut c)
+            .map_err(|e| text_error(name, e))?;
+        if c.observations.iter().any(|(_, s)| !listeners_first(s.format)) {
+            f.seek(SeekFrom::Start(0))?;
+            let mut pass1 = Listeners::default();
+            parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut pass1)
+                .map_err(|e| text_error(name, e))?;
+            f.seek(SeekFrom::Start(0))?;
+            c = Collect::new(name, pass1.0);
+            stats = parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut c)
+                .map_err(|e| text_error(name, e))?;
+        }
+        unknown_total += stats.unknown_rows;
+        skipped_total += stats.skipped;
+        duplicates += stats.duplicates;
+        inputs.push(InputInfo {
+            name: name.clone(),
+            format: stats.format.clone(),
+            os: stats.os.map(|o| o.name().to_string()).unwrap_or_else(|| "unknown".into()),
+            lines: stats.lines,
+        });
+        unknown.extend(c.unknown);
+        skipped.extend(c.skipped);
+        all.extend(c.observations.into_iter().map(|(o, s)| (name.clone(), o, s)));
+    }
+    unknown.truncate(KEEP_ROWS);
+    skipped.truncate(KEEP_ROWS);
+
+    let kernel = KernelContext::default();
+    let services = crate::cli::services();
+    let run_diag = |obs: &[Observation], os: SourceOs| -> Report {
+        let mut input = DiagnoseInput::new(obs, &kernel, os);
+        input.services = Some(services);
+        diagnose(&input)
+    };
+    let mut snapshots = Vec::new();
+    let mut sum = StateCounts::default();
+    for (input, obs, s) in &all {
+        sum.merge(&s.counts);
+        let r = run_diag(std::slice::from_ref(obs), diag_os(s.os));
+        snapshots.push(SnapshotEntry {
+            input: input.clone(),
+            index: s.index,
+            format: s.format.name().to_string(),
+            os: s.os.name().to_string(),
+            command: s.command.clone(),
+            first_line: s.first_line,
+            last_line: s.last_line,
+            total: s.counts.total(),
+            states: s.counts,
+            unknown_state: s.unknown_rows,
+            duplicates: s.duplicates,
+            findings: r.findings,
+        });
+    }
+    let os = {
+        let mut oses = all.iter().map(|(_, _, s)| diag_os(s.os));
+        let first = oses.next().unwrap_or(SourceOs::Unknown);
+        if oses.all(|o| o == first) { first } else { SourceOs::Unknown }
+    };
+    let observations: Vec<Observation> = all.into_iter().map(|(_, o, _)| o).collect();
+    let mut diagnosis = run_diag(&observations, os);
+    diagnosis.total = sum.total();
+    diagnosis.states = sum;
+
+    let mut formats: Vec<&str> = Vec::new();
+    for i in &inputs {
+        for f in i.format.split('+') {
+            if !f.is_empty() && !formats.contains(&f) {
+                formats.push(f);
+            }
+        }
+    }
+    let mut scan = ScanInfo::new(SourceKind::Text);
+    scan.format = Some(formats.join("+"));
+    scan.gap(Gap::new(
+        GapKind::NotProvided,
+        "pasted text carries no sysctls, kernel counters or rates: settings and counter-based \
+         findings were not checked",
+    ));
+    if observations.iter().all(|o| o.total == 0) && unknown_total == 0 {
+        return Err(UserError(format!(
+            "no TCP socket rows found in {} (only UDP/unix rows, or no socket table)\n  hint: paste the \
+             output of `netstat -tan`, `ss -tan` or Windows `netstat -ano`",
+            a.files.join(", ")
+        ))
+        .into());
+    }
+    let report = AnalyzeReport {
+        report: "analyze",
+        diagnosis,
+        format: formats.join("+"),
+        inputs,
+        snapshots,
+        unknown_state: unknown_total,
+        unknown_rows: unknown,
+        duplicates,
+        skipped,
+        skipped_total,
+        scan,
+    };
+    if g.json {
+        out::print(&render_json(&report)?)?;
+        out::print("\n")?;
+    } else {
+        out::print(&render_text(&report, &out::style(g.color), a.verbose))?;
+    }
+    let fail = match a.fail_on {
+        FailOn::Never => false,
+        FailOn::Info => report.diagnosis.worst().is_some(),
+        FailOn::Warning => report.diagnosis.worst() >= Some(tcpdoctor_diagnose::Severity::Warning),
+        FailOn::Critical => report.diagnosis.worst() >= Some(tcpdoctor_diagnose::Severity::Critical),
+    };
+    Ok(if fail { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

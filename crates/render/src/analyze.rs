@@ -1,0 +1,179 @@
+//! `tcpdoctor analyze`: the diagnosis of pasted text, with what the parser detected, each
+//! snapshot on its own, and what it could not read.
+
+use crate::diagnosis::{compact_states, render_text as render_diagnosis};
+use crate::fmt::{thousands, Paint, Style};
+use serde::Serialize;
+use tcpdoctor_diagnose::{Finding, Report};
+use tcpdoctor_model::{ScanInfo, StateCounts, UnknownRow};
+
+/// One input file (or standard input).
+#[derive(Debug, Clone, Serialize)]
+pub struct InputInfo {
+    /// The path as given (`-` for standard input).
+    pub name: String,
+    /// Detected format(s) of this input.
+    pub format: String,
+    /// Detected source OS.
+    pub os: String,
+    /// Lines read.
+    pub lines: usize,
+}
+
+/// One skipped line.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedLine {
+    /// Input name.
+    pub input: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// Why it could not be read.
+    pub reason: String,
+    /// The line as printed.
+    pub text: String,
+}
+
+/// One snapshot (one pasted command output).
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotEntry {
+    /// Input name.
+    pub input: String,
+    /// 0-based index within its input.
+    pub index: usize,
+    /// Detected format.
+    pub format: String,
+    /// Detected OS.
+    pub os: String,
+    /// The command line pasted above it, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// First line of the snapshot.
+    pub first_line: usize,
+    /// Last line.
+    pub last_line: usize,
+    /// TCP sockets counted (duplicates once, unknown-state rows not included).
+    pub total: u64,
+    /// Per-state counts (all 11 keys).
+    pub states: StateCounts,
+    /// TCP rows with an unknown or missing state.
+    pub unknown_state: u64,
+    /// Copy-paste duplicates counted once.
+    pub duplicates: u64,
+    /// This snapshot's own diagnosis.
+    pub findings: Vec<Finding>,
+}
+
+/// The `analyze --json` object: the diagnosis contract (`total`, `states`, `findings`, ...)
+/// over all snapshots together, plus what was detected and what could not be read.
+#[derive(Debug, Serialize)]
+pub struct AnalyzeReport {
+    /// Always `analyze`.
+    pub report: &'static str,
+    /// The diagnosis over all snapshots in order (two or more give `connection-growth`);
+    /// `total` and `states` are the sums over every snapshot.
+    #[serde(flatten)]
+    pub diagnosis: Report,
+    /// Detected format over all inputs (names joined with `+` when they differ).
+    pub format: String,
+    /// The inputs.
+    pub inputs: Vec<InputInfo>,
+    /// Every snapshot, one by one.
+    pub snapshots: Vec<SnapshotEntry>,
+    /// TCP rows with an unknown or missing state, over all snapshots.
+    pub unknown_state: u64,
+    /// The first of those rows (line, raw state, text).
+    pub unknown_rows: Vec<UnknownRow>,
+    /// Copy-paste duplicates counted once, over all snapshots.
+    pub duplicates: u64,
+    /// Lines that looked like socket rows but could not be read (the first ones).
+    pub skipped: Vec<SkippedLine>,
+    /// All skipped lines, including those not listed.
+    pub skipped_total: u64,
+    /// Provenance (source `text`) and gaps.
+    pub scan: ScanInfo,
+}
+
+/// The JSON contract.
+pub fn render_json(r: &AnalyzeReport) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(r)
+}
+
+/// The human report: what was read, each snapshot in a line, then the diagnosis.
+pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
+    let mut out = String::new();
+    for i in &r.inputs {
+        out.push_str(&style.paint(
+            Paint::Bold,
+            &format!(
+                "{}: {} ({}), {} lines",
+                i.name,
+                i.format,
+                i.os,
+                thousands(i.lines as u64)
+            ),
+        ));
+        out.push('\n');
+    }
+    if r.snapshots.len() > 1 {
+        for s in &r.snapshots {
+            let cmd = s.command.as_deref().map(|c| format!(" `{c}`")).unwrap_or_default();
+            out.push_str(&format!(
+                "  snapshot {} (lines {}-{}){cmd}: {} sockets  {}\n",
+                s.index + 1,
+                s.first_line,
+                s.last_line,
+                thousands(s.total),
+                compact_states(&s.states)
+            ));
+            for f in &s.findings {
+                out.push_str(&format!("      {} {}\n", f.severity, f.id));
+            }
+        }
+        out.push_str(&style.paint(
+            Paint::Dim,
+            &format!(
+                "  together ({} snapshots, in order; growth between them is a finding):\n",
+                r.snapshots.len()
+            ),
+        ));
+    }
+    let mut notes = Vec::new();
+    if r.duplicates > 0 {
+        notes.push(format!(
+            "{} repeated connected rows were counted once (a socket's 4-tuple is unique, so an \
+             exact repeat is a copy-paste artefact)",
+            thousands(r.duplicates)
+        ));
+    }
+    if r.unknown_state > 0 {
+        notes.push(format!(
+            "{} TCP rows carry no state or one nobody knows; they are in no state count",
+            thousands(r.unknown_state)
+        ));
+    }
+    for n in notes {
+        out.push_str(&format!("  note: {n}\n"));
+    }
+    out.push('\n');
+    out.push_str(&render_diagnosis(&r.diagnosis, &r.scan, style, verbose));
+    if !r.unknown_rows.is_empty() {
+        out.push_str(&format!("\n{}\n", style.paint(Paint::Bold, "TCP rows without a known state:")));
+        for u in r.unknown_rows.iter().take(if verbose { usize::MAX } else { 10 }) {
+            let st = if u.raw_state.is_empty() { "(none)" } else { &u.raw_state };
+            out.push_str(&format!("  line {}: state {st}: {}\n", u.line, u.text.trim()));
+        }
+    }
+    if r.skipped_total > 0 {
+        out.push_str(&format!(
+            "\n{}\n",
+            style.paint(
+                Paint::Bold,
+                &format!("Lines that look like sockets but could not be read: {}", thousands(r.skipped_total))
+            )
+        ));
+        for s in r.skipped.iter().take(if verbose { usize::MAX } else { 10 }) {
+            out.push_str(&format!("  {}:{}: {}: {}\n", s.input, s.line, s.reason, s.text.trim()));
+        }
+    }
+    out
+}
