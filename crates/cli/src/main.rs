@@ -32,8 +32,35 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// `tcpdoctor check` follows monitoring-plugin conventions even for its own usage errors:
+/// `TCP UNKNOWN - ...` and exit 3, never clap's exit 2 (which a plugin host reads as CRITICAL).
+fn parse_args() -> Result<cli::Cli, ExitCode> {
+    match cli::Cli::try_parse() {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let is_check = std::env::args().skip(1).any(|a| a == "check");
+            let is_output = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+            if is_check && !is_output {
+                let msg = e.to_string();
+                let first = msg.lines().next().unwrap_or("invalid arguments");
+                let first = first.trim_start_matches("error: ");
+                #[allow(clippy::print_stdout)]
+                {
+                    println!("TCP UNKNOWN - {first}");
+                }
+                return Err(ExitCode::from(3));
+            }
+            e.exit()
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match parse_args() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     match cmd::run(cli) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

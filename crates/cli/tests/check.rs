@@ -207,3 +207,21 @@ fn own_errors_are_unknown_with_exit_3() {
     assert_eq!(v["status"], "UNKNOWN");
     assert_eq!(v["exit_code"], 3);
 }
+
+#[test]
+fn usage_errors_are_unknown_with_exit_3_too() {
+    // Plugin hosts read exit 2 as CRITICAL, so even clap's own errors must be UNKNOWN (3).
+    for args in [
+        &["check", "--bogus"][..],
+        &["check", "--warn"][..],
+        &["check", "--interval", "x"][..],
+    ] {
+        let (code, out, _) = tcpdoctor(args);
+        assert_eq!(code, 3, "{args:?}: {out}");
+        assert!(out.starts_with("TCP UNKNOWN - "), "{args:?}: {out}");
+        assert_eq!(out.lines().count(), 1, "{out}");
+    }
+    // Other commands keep clap's exit 2.
+    let (code, _, err) = tcpdoctor(&["summary", "--bogus"]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -303,8 +303,12 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
             ctx.range.source
         ));
     }
-    if !obs.owners_resolved {
-        notes.push("Owning processes were not looked up: per-process checks (close-wait-leak by pid, connection-growth per process) fall back to ports and peers; run with -p as root to attribute sockets.".to_string());
+    if !obs.owners_resolved && live {
+        notes.push("Owning processes were not looked up (--no-owners): per-process checks (close-wait-leak by pid, connection-growth per process) fall back to ports and peers.".to_string());
+    } else if !live && !obs.processes.is_empty() {
+        // Pasted text with a process column (ss -p, netstat -p, Windows -o): owners as printed.
+    } else if !live {
+        notes.push("The pasted output has no process column, so findings name ports and peers, not processes; paste `ss -tanp` or `netstat -tanp` (as root) or Windows `netstat -ano` to name them.".to_string());
     }
     if obs.dropped_keys > 0 {
         notes.push(format!(

@@ -21,7 +21,7 @@ use tcpdoctor_diagnose::{
     diagnose, DiagnoseInput, ListeningPorts, Observation, ObserveConfig, Report, SourceOs,
 };
 use tcpdoctor_model::{
-    Gap, GapKind, KernelContext, ScanInfo, Socket, SocketSink, SourceKind, StateCounts, UnknownRow,
+    KernelContext, ScanInfo, Socket, SocketSink, SourceKind, StateCounts, UnknownRow,
 };
 use tcpdoctor_render::analyze::{
     render_json, render_text, AnalyzeReport, InputInfo, SkippedLine, SnapshotEntry,
@@ -79,7 +79,10 @@ fn listeners_first(f: Format) -> bool {
 impl TextSink for Collect<'_> {
     fn begin_snapshot(&mut self, meta: &SnapshotMeta) {
         let listening = self.listening.get(meta.index).cloned().unwrap_or_default();
-        let cfg = ObserveConfig { listening, ..Default::default() };
+        let cfg = ObserveConfig {
+            listening,
+            ..Default::default()
+        };
         self.cur = Some(Observation::new(&meta.info, cfg));
     }
     fn socket(&mut self, s: &Socket, _line: usize) {
@@ -149,7 +152,11 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
         opts.format = Some(Format::parse(f).ok_or_else(|| {
             UserError(format!(
                 "unknown format '{f}'; known: {}",
-                Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+                Format::ALL
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?);
     }
@@ -172,7 +179,10 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
         let mut c = Collect::new(name, Vec::new());
         let mut stats = parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut c)
             .map_err(|e| text_error(name, e))?;
-        if c.observations.iter().any(|(_, s)| !listeners_first(s.format)) {
+        if c.observations
+            .iter()
+            .any(|(_, s)| !listeners_first(s.format))
+        {
             f.seek(SeekFrom::Start(0))?;
             let mut pass1 = Listeners::default();
             parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut pass1)
@@ -188,12 +198,19 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
         inputs.push(InputInfo {
             name: name.clone(),
             format: stats.format.clone(),
-            os: stats.os.map(|o| o.name().to_string()).unwrap_or_else(|| "unknown".into()),
+            os: stats
+                .os
+                .map(|o| o.name().to_string())
+                .unwrap_or_else(|| "unknown".into()),
             lines: stats.lines,
         });
         unknown.extend(c.unknown);
         skipped.extend(c.skipped);
-        all.extend(c.observations.into_iter().map(|(o, s)| (name.clone(), o, s)));
+        all.extend(
+            c.observations
+                .into_iter()
+                .map(|(o, s)| (name.clone(), o, s)),
+        );
     }
     unknown.truncate(KEEP_ROWS);
     skipped.truncate(KEEP_ROWS);
@@ -228,7 +245,11 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
     let os = {
         let mut oses = all.iter().map(|(_, _, s)| diag_os(s.os));
         let first = oses.next().unwrap_or(SourceOs::Unknown);
-        if oses.all(|o| o == first) { first } else { SourceOs::Unknown }
+        if oses.all(|o| o == first) {
+            first
+        } else {
+            SourceOs::Unknown
+        }
     };
     let observations: Vec<Observation> = all.into_iter().map(|(_, o, _)| o).collect();
     let mut diagnosis = run_diag(&observations, os);
@@ -245,11 +266,6 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
     }
     let mut scan = ScanInfo::new(SourceKind::Text);
     scan.format = Some(formats.join("+"));
-    scan.gap(Gap::new(
-        GapKind::NotProvided,
-        "pasted text carries no sysctls, kernel counters or rates: settings and counter-based \
-         findings were not checked",
-    ));
     if observations.iter().all(|o| o.total == 0) && unknown_total == 0 {
         return Err(UserError(format!(
             "no TCP socket rows found in {} (only UDP/unix rows, or no socket table)\n  hint: paste the \
@@ -281,7 +297,13 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
         FailOn::Never => false,
         FailOn::Info => report.diagnosis.worst().is_some(),
         FailOn::Warning => report.diagnosis.worst() >= Some(tcpdoctor_diagnose::Severity::Warning),
-        FailOn::Critical => report.diagnosis.worst() >= Some(tcpdoctor_diagnose::Severity::Critical),
+        FailOn::Critical => {
+            report.diagnosis.worst() >= Some(tcpdoctor_diagnose::Severity::Critical)
+        }
     };
-    Ok(if fail { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if fail {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -1,7 +1,7 @@
 //! One module per command; each wires one source to one consumer.
 
-mod check;
 mod analyze;
+mod check;
 mod diagnose;
 mod generate;
 mod lab;
