@@ -509,6 +509,12 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
     for s in series.iter().take(6) {
         let g = growth(s);
         let mut metrics = vec![Metric {
+            name: "state".into(),
+            value: Value::Text(s.state.name().to_string()),
+            unit: None,
+            label: "the state that grows".into(),
+        }];
+        metrics.push(Metric {
             name: "series".into(),
             value: Value::Text(
                 s.values
@@ -519,7 +525,7 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
             ),
             unit: None,
             label: format!("{} count per scan", s.state.name()),
-        }];
+        });
         if let Some(secs) = secs {
             metrics.push(Metric {
                 name: "per_min".into(),
@@ -530,7 +536,9 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
         }
         f.evidence.groups.push(EvidenceGroup {
             kind: s.kind,
-            key: format!("{}:{}", s.key, s.state.name()),
+            // The documented group key (`pid:1234`, an address); the state is a metric, so a
+            // process growing in two states has two groups with the same key.
+            key: s.key.clone(),
             label: format!("{} {}", s.label, s.state.name()),
             count: g,
             states: None,
