@@ -43,7 +43,12 @@ fn expects_of(s: &Scenario, side: Side) -> String {
 }
 
 /// One line of the side-by-side table: label, client and server reports, MySQL threads.
-type Row<'a> = (String, Option<&'a DiagReport>, Option<&'a DiagReport>, Option<u64>);
+type Row<'a> = (
+    String,
+    Option<&'a DiagReport>,
+    Option<&'a DiagReport>,
+    Option<u64>,
+);
 
 /// `lab list`: one scenario per line.
 pub fn list(scenarios: &[Scenario]) -> String {

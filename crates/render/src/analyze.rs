@@ -116,7 +116,11 @@ pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
     }
     if r.snapshots.len() > 1 {
         for s in &r.snapshots {
-            let cmd = s.command.as_deref().map(|c| format!(" `{c}`")).unwrap_or_default();
+            let cmd = s
+                .command
+                .as_deref()
+                .map(|c| format!(" `{c}`"))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "  snapshot {} (lines {}-{}){cmd}: {} sockets  {}\n",
                 s.index + 1,
@@ -157,10 +161,25 @@ pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
     out.push('\n');
     out.push_str(&render_diagnosis(&r.diagnosis, &r.scan, style, verbose));
     if !r.unknown_rows.is_empty() {
-        out.push_str(&format!("\n{}\n", style.paint(Paint::Bold, "TCP rows without a known state:")));
-        for u in r.unknown_rows.iter().take(if verbose { usize::MAX } else { 10 }) {
-            let st = if u.raw_state.is_empty() { "(none)" } else { &u.raw_state };
-            out.push_str(&format!("  line {}: state {st}: {}\n", u.line, u.text.trim()));
+        out.push_str(&format!(
+            "\n{}\n",
+            style.paint(Paint::Bold, "TCP rows without a known state:")
+        ));
+        for u in r
+            .unknown_rows
+            .iter()
+            .take(if verbose { usize::MAX } else { 10 })
+        {
+            let st = if u.raw_state.is_empty() {
+                "(none)"
+            } else {
+                &u.raw_state
+            };
+            out.push_str(&format!(
+                "  line {}: state {st}: {}\n",
+                u.line,
+                u.text.trim()
+            ));
         }
     }
     if r.skipped_total > 0 {
@@ -168,11 +187,20 @@ pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
             "\n{}\n",
             style.paint(
                 Paint::Bold,
-                &format!("Lines that look like sockets but could not be read: {}", thousands(r.skipped_total))
+                &format!(
+                    "Lines that look like sockets but could not be read: {}",
+                    thousands(r.skipped_total)
+                )
             )
         ));
         for s in r.skipped.iter().take(if verbose { usize::MAX } else { 10 }) {
-            out.push_str(&format!("  {}:{}: {}: {}\n", s.input, s.line, s.reason, s.text.trim()));
+            out.push_str(&format!(
+                "  {}:{}: {}: {}\n",
+                s.input,
+                s.line,
+                s.reason,
+                s.text.trim()
+            ));
         }
     }
     out
