@@ -12,7 +12,7 @@ use crate::endpoint::{looks_like_endpoint, parse_u64, Resolver};
 use crate::rows::{
     fast_linux_row, inet_row, pasted_row, proc_row, proc_shape, proto_index, ps_row, solaris_row,
     solaris_shape, ss_row, ss_state, tokenize, Compact, InetKind, InetLayout, ProcOpts, PsLayout,
-    Row, RowFacts, RowState, SsContext, SsLayout, StateCol, Toks,
+    Row, RowFacts, RowState, SsContext, SsLayout, SsStar, StateCol, Toks,
 };
 use crate::words::{proto_word, Proto};
 use std::net::{IpAddr, Ipv4Addr};
@@ -736,6 +736,7 @@ impl Parser {
                 self.flush_pending(sink);
                 self.apply_facts(&facts, format);
                 self.ensure_snapshot(format, sink);
+                self.ss_star_clue(&facts);
                 if matches!(section, Section::Proc { .. }) {
                     self.proc_key(sink);
                 }
@@ -806,6 +807,7 @@ impl Parser {
                 self.flush_pending(sink);
                 self.apply_facts(&facts, format);
                 self.ensure_snapshot(format, sink);
+                self.ss_star_clue(&facts);
                 let is_proc = matches!(self.section, Section::Proc { .. });
                 if is_proc {
                     self.proc_key(sink);
@@ -910,6 +912,14 @@ impl Parser {
             if let Some(s) = &mut self.snap {
                 s.info.owners_resolved = true;
             }
+        }
+    }
+
+    /// Remembers what an ss row said a `*` host means, for the rows after it (the latest
+    /// clue wins: two ss versions pasted into one snapshot follow each other).
+    fn ss_star_clue(&mut self, facts: &RowFacts) {
+        if let (Some(star), Some(s)) = (facts.ss_star, &mut self.snap) {
+            s.ss_ctx.star = Some(star);
         }
     }
 
@@ -1497,6 +1507,13 @@ impl Parser {
             };
             self.section = Section::Ss(lay);
             self.table_header(Format::Ss, key_of(t), sink);
+            // The `Process` column title came with iproute2 5.x, long after ss began to
+            // print `*` for dual-stack IPv6 wildcards (see `SsStar`).
+            if has("Process") || t.line.contains("PortProcess") {
+                if let Some(s) = &mut self.snap {
+                    s.ss_ctx.star = Some(SsStar::DualStackV6);
+                }
+            }
             return true;
         }
         // ss -s.

@@ -312,6 +312,8 @@ pub(crate) struct RowFacts {
     pub(crate) pcb_prefix_fffff: bool,
     pub(crate) pcb_prefix_f1000: bool,
     pub(crate) owners: bool,
+    /// ss: what this row says a `*` host means in the listing.
+    pub(crate) ss_star: Option<SsStar>,
 }
 
 pub(crate) fn is_hex_word(w: &str) -> bool {
@@ -708,11 +710,33 @@ pub(crate) struct SsLayout {
     pub(crate) state: Option<bool>,
 }
 
-/// What the pasted command line says about a netid-less / state-less ss table.
+/// What the pasted command line (and the table so far) says about an ss table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct SsContext {
     pub(crate) single_state: Option<TcpState>,
     pub(crate) only_tcp: Option<bool>,
+    /// What a bare `*` host means in this listing (see [`SsStar`]); `None` until a row or
+    /// the header tells.
+    pub(crate) star: Option<SsStar>,
+}
+
+/// What ss means by a `*` host. iproute2 changed it (ss.c):
+/// - old ss (`formatted_print`, iproute2 up to 4.11, e.g. CentOS 7): `*` is the IPv4
+///   wildcard `0.0.0.0`; an IPv6 wildcard prints as `:::22` / `[::]:22`;
+/// - newer ss (`inet_addr_print`, since about 4.15): the IPv4 wildcard prints as `0.0.0.0`,
+///   and `*` is the IPv6 wildcard of a socket that is *not* `IPV6_V6ONLY`, i.e. a
+///   dual-stack IPv6 listener (`LISTEN 0 511 *:80 *:*`); a v6-only one prints `[::]`.
+///
+/// A listing tells which it is by a `0.0.0.0` host or a `Process` header column (newer), or
+/// by a `*` next to a concrete IPv4 address or an unbracketed IPv6 address (older). Until it
+/// tells, `*:port *:*` is read the newer way (every supported distribution ships it), unless
+/// the row itself says `v6only:0` (`-e`, IPv6 only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SsStar {
+    /// Older ss: `*` is `0.0.0.0`.
+    V4Any,
+    /// Newer ss: `*` is `::` on a dual-stack socket.
+    DualStackV6,
 }
 
 /// Reads an ss row.
@@ -784,15 +808,53 @@ pub(crate) fn ss_row(
     let Some(remote) = parse_endpoint(pt, Style::Colon, res) else {
         return Row::Bad(format!("'{pt}' is not a peer address"));
     };
+    let tail_start = t.end(i + 3);
+    let tail = t.line.get(tail_start..).unwrap_or("");
+    let fam = fam.or_else(|| ss_star_family(lt, &local, pt, &remote, tail, ctx, facts));
     reset(sock);
     set_endpoints(sock, fam, local, remote);
     sock.recv_q = Some(rq);
     sock.send_q = Some(sq);
-    let tail_start = t.end(i + 3);
-    if tail_start < t.line.len() {
-        ss_extras(&t.line[tail_start..], sock, facts);
+    if !tail.is_empty() {
+        ss_extras(tail, sock, facts);
     }
     Row::Tcp(state)
+}
+
+/// The family of an ss row as far as `*` hosts decide it (see [`SsStar`]), and the clues
+/// the row gives about what `*` means in this listing.
+fn ss_star_family(
+    lt: &str,
+    local: &Ep,
+    pt: &str,
+    remote: &Ep,
+    tail: &str,
+    ctx: &SsContext,
+    facts: &mut RowFacts,
+) -> Option<Family> {
+    let star = |e: &Ep| matches!(e.host, HostPart::Any);
+    let v4 = |e: &Ep| matches!(e.host, HostPart::Ip(IpAddr::V4(_)));
+    let v6 = |e: &Ep| matches!(e.host, HostPart::Ip(IpAddr::V6(_)));
+    if lt.starts_with("0.0.0.0:") || pt.starts_with("0.0.0.0:") {
+        facts.ss_star = Some(SsStar::DualStackV6);
+    }
+    if (star(local) && v4(remote)) || (star(remote) && v4(local)) {
+        facts.ss_star = Some(SsStar::V4Any);
+    }
+    if (v6(local) && !lt.starts_with('[')) || (v6(remote) && !pt.starts_with('[')) {
+        // Newer ss brackets every numeric IPv6 address.
+        facts.ss_star = Some(SsStar::V4Any);
+    }
+    if !(star(local) && star(remote)) {
+        return None;
+    }
+    if tail.split_ascii_whitespace().any(|w| w == "v6only:0") {
+        return Some(Family::Inet6);
+    }
+    match facts.ss_star.or(ctx.star) {
+        Some(SsStar::V4Any) => Some(Family::Inet),
+        Some(SsStar::DualStackV6) | None => Some(Family::Inet6),
+    }
 }
 
 /// Whether tokens from `i` have ss's shape: `[state] recvq sendq local peer`.

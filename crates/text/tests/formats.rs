@@ -228,6 +228,94 @@ v_str ESTAB      0      0      999900439:1023      0:976
 }
 
 #[test]
+fn ss_star_host_is_a_dual_stack_ipv6_wildcard_in_newer_ss_and_ipv4_in_older() {
+    let fam = |o: &ParseOutput| -> Vec<(u16, Family)> {
+        socks(o)
+            .iter()
+            .map(|s| match s.local.port {
+                Port::Num(p) => (p, s.family),
+                Port::Name(_) => (0, s.family),
+            })
+            .collect()
+    };
+    // Own sample in iproute2 >= 4.15 spelling: IPv4 wildcard `0.0.0.0`, v6-only `[::]`,
+    // dual-stack `*` (ss.c inet_addr_print).
+    let newer = "State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
+LISTEN 0      4096       127.0.0.1:8080      0.0.0.0:*
+LISTEN 0      511                *:80              *:*
+LISTEN 0      128             [::]:22           [::]:*
+";
+    let o = parse(newer);
+    assert_eq!(
+        fam(&o),
+        vec![
+            (8080, Family::Inet),
+            (80, Family::Inet6),
+            (22, Family::Inet6)
+        ]
+    );
+    assert_eq!(socks(&o)[1].local.host, ip("::"));
+    // No header, no `0.0.0.0` before it: the newer meaning; `v6only:0` (-e) says so too.
+    let o = parse("LISTEN 0 511 *:80 *:*\n");
+    assert_eq!(fam(&o), vec![(80, Family::Inet6)]);
+    let o = parse(
+        "Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port
+tcp LISTEN 0 128 127.0.0.1:25 *:* ino:1 sk:1 <->
+tcp LISTEN 0 511 *:80 *:* ino:2 sk:2 v6only:0 <->
+",
+    );
+    assert_eq!(fam(&o), vec![(25, Family::Inet), (80, Family::Inet6)]);
+    // Older ss (CentOS 7 era, ss.c formatted_print): `*` is 0.0.0.0. A `*` peer next to an
+    // IPv4 address tells it, and so does an unbracketed IPv6 address.
+    let o = parse(
+        "State      Recv-Q Send-Q Local Address:Port               Peer Address:Port
+LISTEN     0      100    127.0.0.1:25                  *:*
+LISTEN     0      128    *:22                          *:*
+LISTEN     0      128    [::]:22                       [::]:*
+",
+    );
+    assert_eq!(
+        fam(&o),
+        vec![(25, Family::Inet), (22, Family::Inet), (22, Family::Inet6)]
+    );
+    assert_eq!(socks(&o)[1].local.host, ip("0.0.0.0"));
+    let o = parse(
+        "State      Recv-Q Send-Q Local Address:Port               Peer Address:Port
+LISTEN     0      128    :::22                         :::*
+LISTEN     0      128    *:22                          *:*
+",
+    );
+    assert_eq!(fam(&o), vec![(22, Family::Inet6), (22, Family::Inet)]);
+    // The same rows through the worker threads (the clue changes the table mid-chunk).
+    let mut big = String::from(newer);
+    for i in 0..40_000u32 {
+        big.push_str(&format!(
+            "ESTAB 0 0 10.0.{}.{}:{} 10.1.0.1:443\n",
+            (i >> 8) & 255,
+            i & 255,
+            1024 + (i % 60_000)
+        ));
+        if i % 7_919 == 0 {
+            big.push_str("LISTEN 0 511 *:80 *:*\n");
+        }
+    }
+    let mut opts = ParseOptions::default();
+    let seq = {
+        opts.threads = 1;
+        parse_bytes(big.as_bytes(), &opts).unwrap()
+    };
+    opts.threads = 4;
+    let par = parse_bytes(big.as_bytes(), &opts).unwrap();
+    assert_eq!(seq, par);
+    let dual = socks(&par)
+        .iter()
+        .filter(|s| s.local.port == Port::Num(80))
+        .map(|s| s.family)
+        .collect::<Vec<_>>();
+    assert_eq!(dual, vec![Family::Inet6; 7]);
+}
+
+#[test]
 fn ss_without_netid_with_command_and_info_lines() {
     // Own sample: `ss -tani` has no Netid column; -i adds indented lines.
     let o = parse(
