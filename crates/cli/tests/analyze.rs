@@ -206,6 +206,14 @@ const CAPTURES: &[(&[&str], Extra, bool)] = &[
         Extra::Timers,
         false,
     ),
+    // Less common spellings: -i/-m extra lines, no header, names instead of numbers, -W.
+    (&["ss", "-tani"], Extra::None, false),
+    (&["ss", "-tanm"], Extra::None, false),
+    (&["ss", "-tanH"], Extra::None, false),
+    (&["ss", "-ta"], Extra::None, false),
+    (&["netstat", "-ta"], Extra::None, false),
+    (&["netstat", "-tanW"], Extra::None, false),
+    (&["netstat", "-tanpeo"], Extra::OwnersTimers, false),
 ];
 
 /// The namespace with the scenario and the helper, and the counts they must show.
