@@ -28,7 +28,7 @@ Examples:
   MYSQL_PWD=... tcpdoctor --mysql mysql://monitor@10.0.0.5:3306 --interval 10s
                                           join MySQL's own view (Sleep threads per client host)
   tcpdoctor summary                       counts per state, IPv4/IPv6, kernel cross-check
-  tcpdoctor summary --by service          which local service or remote service the sockets belong to
+  tcpdoctor summary --by service          per local listening port or remote service port
   tcpdoctor summary --by process          which process holds them (reads /proc: run as root)
   tcpdoctor ls --state time-wait --dport 3306
                                           every TIME_WAIT socket towards MySQL servers
@@ -218,22 +218,6 @@ Examples:
   tcpdoctor ls --process nginx")]
     Ls(LsArgs),
 
-    /// The kernel audit: every setting that matters to TIME_WAIT, CLOSE_WAIT, port exhaustion
-    /// and listen queues (value, default, what it does and does NOT do, advice for what this
-    /// host shows); --emit prints a /etc/sysctl.d/ file, --apply writes (after a backup),
-    /// --rollback restores.
-    #[command(after_help = SYSCTL_HELP)]
-    Sysctl(SysctlArgs),
-
-    /// Monitoring-plugin check (Nagios, Icinga, Sensu): one status line with performance data
-    /// after `|`, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
-    #[command(after_help = CHECK_HELP)]
-    Check(CheckArgs),
-
-    /// The lab: reproduce the classic TCP failures in throwaway network namespaces (a real
-    /// MariaDB included) and see what tcpdoctor concludes on each side. Needs root.
-    Lab(LabArgs),
-
     /// Diagnose netstat/ss output pasted from any machine (Linux, Windows, macOS, BSD, Solaris,
     /// HP-UX, AIX; `-` reads standard input): the same model and diagnosis as a live host.
     #[command(after_help = "\
@@ -251,6 +235,22 @@ Examples:
   ssh db01 ss -tanpo | tcpdoctor analyze -
   tcpdoctor analyze --format windows-netstat --json ticket-4711.txt")]
     Analyze(AnalyzeArgs),
+
+    /// The kernel audit: every setting that matters to TIME_WAIT, CLOSE_WAIT, port exhaustion
+    /// and listen queues (value, default, what it does and does NOT do, advice for what this
+    /// host shows); --emit prints a /etc/sysctl.d/ file, --apply writes (after a backup),
+    /// --rollback restores.
+    #[command(after_help = SYSCTL_HELP)]
+    Sysctl(SysctlArgs),
+
+    /// Monitoring-plugin check (Nagios, Icinga, Sensu): one status line with performance data
+    /// after `|`, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+
+    /// The lab: reproduce the classic TCP failures in throwaway network namespaces (a real
+    /// MariaDB included) and see what tcpdoctor concludes on each side. Needs root.
+    Lab(LabArgs),
 
     /// Print shell completions or the man page, generated from this command line.
     #[command(hide = true)]
