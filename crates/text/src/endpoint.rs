@@ -248,6 +248,48 @@ pub(crate) fn fast_v4_colon_ip(b: &[u8]) -> Option<(IpAddr, u16)> {
     ))
 }
 
+/// `2001:db8::1:443`, `:::22`, `::1:*` (net-tools' unbracketed IPv6) as an address and port,
+/// without allocating: exactly what [`parse_endpoint`] makes of such a token (the host must
+/// be a plain IPv6 literal: no brackets, no `%scope`, no name).
+#[inline]
+pub(crate) fn fast_v6_colon_ip(b: &[u8]) -> Option<(IpAddr, u16)> {
+    if b.len() < 4 || b.len() > 50 {
+        return None;
+    }
+    let c = memchr::memrchr(b':', b)?;
+    let (h, p) = (&b[..c], &b[c + 1..]);
+    if !h.contains(&b':')
+        || !h
+            .iter()
+            .all(|x| x.is_ascii_hexdigit() || *x == b':' || *x == b'.')
+    {
+        return None;
+    }
+    let port = if p == b"*" {
+        0
+    } else {
+        if p.is_empty() || p.len() > 5 {
+            return None;
+        }
+        let mut v: u32 = 0;
+        for &x in p {
+            let d = x.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + u32::from(d);
+        }
+        u16::try_from(v).ok()?
+    };
+    let h = std::str::from_utf8(h).ok()?;
+    if h.starts_with("::ffff:") && parse_v4(&h[7..]).is_some() {
+        // The mapped form (also what `fast_v4_colon_ip` reads).
+        return None;
+    }
+    let ip = h.parse::<Ipv6Addr>().ok()?;
+    Some((IpAddr::V6(ip), port))
+}
+
 /// [`fast_v4_colon_ip`] as an endpoint.
 #[inline]
 fn fast_v4_colon(b: &[u8]) -> Option<Ep> {

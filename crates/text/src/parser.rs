@@ -16,8 +16,9 @@ use crate::rows::{
 };
 use crate::words::{proto_word, Proto};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use tcpdoctor_model::{
-    Family, Gap, GapKind, Host, Port, ScanInfo, Socket, SourceKind, StateCounts, TcpState,
+    Family, Gap, GapKind, Host, Port, Process, ScanInfo, Socket, SourceKind, StateCounts, TcpState,
     UnknownRow,
 };
 
@@ -129,7 +130,12 @@ pub struct Parser {
     /// A section title (`Active Internet connections`) waiting for its table: its line and
     /// its key (a second title of the same kind in one snapshot starts a new snapshot).
     title: Option<(usize, u64)>,
+    /// Recent `pid/program` owners (see [`Parser::owner`]).
+    owners: Vec<Option<Arc<Process>>>,
 }
+
+/// Slots of the owner cache.
+const OWNER_CACHE: usize = 256;
 
 fn blank_socket() -> Socket {
     Socket::new(
@@ -234,6 +240,7 @@ impl Parser {
             carry_truncated: false,
             cmd_line: None,
             title: None,
+            owners: Vec::new(),
         }
     }
 
@@ -281,6 +288,17 @@ impl Parser {
         } else {
             bytes
         };
+        // The fast path reads bytes (a line it accepts is ASCII): no UTF-8 check first.
+        if self.line_no > 0 {
+            if let Some(ui) = fast_user_inode(&self.section) {
+                let nocr = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+                if let Some(c) = fast_linux_row(nocr, ui) {
+                    let fp = fingerprint(nocr[c.start as usize..].trim_ascii_end());
+                    self.compact_line(&c, fp, nocr, sink);
+                    return;
+                }
+            }
+        }
         match std::str::from_utf8(bytes) {
             Ok(text) => self.line(text, sink),
             Err(_) => {
@@ -603,14 +621,6 @@ impl Parser {
     // ---------------------------------------------------------------- lines
 
     fn line<S: TextSink + ?Sized>(&mut self, raw: &str, sink: &mut S) {
-        if self.line_no > 0 && fast_ok(&self.section) {
-            let nocr = raw.strip_suffix('\r').unwrap_or(raw);
-            if let Some(c) = fast_linux_row(nocr.as_bytes()) {
-                let fp = fingerprint(nocr.as_bytes()[c.start as usize..].trim_ascii_end());
-                self.compact_line(&c, fp, sink);
-                return;
-            }
-        }
         self.line_no += 1;
         let mut line = raw.strip_suffix('\r').unwrap_or(raw);
         if self.line_no == 1 {
@@ -829,20 +839,51 @@ impl Parser {
         &mut self,
         c: &Compact,
         fp: u64,
+        line: &[u8],
         sink: &mut S,
     ) {
         c.apply(&mut self.sock);
+        if let Some((pid, a, b)) = c.owner {
+            let comm = line.get(a as usize..b as usize).unwrap_or_default();
+            let p = self.owner(pid, comm);
+            self.sock.owners.push(p);
+        }
         let pre = Pre::Tcp {
             state: c.state,
             format: self.opts.format.unwrap_or(Format::NetstatLinux),
             facts: RowFacts {
                 kind: Some(InetKind::Linux),
+                owners: c.owner.is_some(),
                 ..RowFacts::default()
             },
             fp,
             t0_proto: true,
         };
         self.fast_line(pre, None, sink);
+    }
+
+    /// The shared `Process` for a `pid/program` column: rows of one process share one
+    /// allocation (a small direct-mapped cache, so memory stays bounded).
+    fn owner(&mut self, pid: u32, comm: &[u8]) -> Arc<Process> {
+        let comm = std::str::from_utf8(comm).unwrap_or_default();
+        let slot = (pid as usize).wrapping_mul(0x9E37_79B9) >> 7 & (OWNER_CACHE - 1);
+        if self.owners.len() < OWNER_CACHE {
+            self.owners.resize(OWNER_CACHE, None);
+        }
+        if let Some(Some(p)) = self.owners.get(slot) {
+            if p.pid == pid && p.comm == comm {
+                return Arc::clone(p);
+            }
+        }
+        let p = Arc::new(Process {
+            pid,
+            comm: comm.to_string(),
+            ..Process::default()
+        });
+        if let Some(s) = self.owners.get_mut(slot) {
+            *s = Some(Arc::clone(&p));
+        }
+        p
     }
 
     /// Emits the socket in the buffer with a known state, after the duplicate check.
@@ -1221,7 +1262,7 @@ impl Parser {
                     if let Some(o) = p.sock.owners.first_mut() {
                         let mut proc_ = (**o).clone();
                         proc_.comm = name.to_string();
-                        *o = std::sync::Arc::new(proc_);
+                        *o = Arc::new(proc_);
                     }
                 }
             }
@@ -1743,12 +1784,20 @@ pub(crate) fn read_row(
     })
 }
 
-/// Whether [`fast_linux_row`] reads this table's rows exactly as [`inet_row`] would.
-pub(crate) fn fast_ok(section: &Section) -> bool {
-    matches!(section, Section::Inet(l)
-        if matches!(l.kind, InetKind::Linux | InetKind::Unknown)
-            && l.state != StateCol::Absent
-            && !l.no_queues)
+/// For a table whose rows [`fast_linux_row`] reads exactly as [`inet_row`] would: whether its
+/// header has User/Inode columns. `None` for other tables.
+#[inline]
+pub(crate) fn fast_user_inode(section: &Section) -> Option<bool> {
+    match section {
+        Section::Inet(l)
+            if matches!(l.kind, InetKind::Linux | InetKind::Unknown)
+                && l.state != StateCol::Absent
+                && !l.no_queues =>
+        {
+            Some(l.user_inode)
+        }
+        _ => None,
+    }
 }
 
 /// A line a pipeline worker already read (see [`Parser::fast_line`]).

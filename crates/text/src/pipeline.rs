@@ -14,7 +14,7 @@
 
 use crate::api::{TextError, TextSink};
 use crate::dedupe::fingerprint;
-use crate::parser::{fast_ok, read_row, Parser, Pre, Section};
+use crate::parser::{fast_user_inode, read_row, Parser, Pre, Section};
 use crate::rows::{fast_linux_row, tokenize, Compact, Row, RowFacts, RowState, SsContext, Toks};
 use crate::words::proto_word;
 use std::io::BufRead;
@@ -97,11 +97,9 @@ fn work(job: &mut Job, opts: &crate::api::ParseOptions) {
 /// The fast path for simple Linux rows (see [`fast_linux_row`]).
 #[inline]
 fn fast_compact(bytes: &[u8], hint: &(Section, SsContext)) -> Option<(Compact, u64)> {
-    if !fast_ok(&hint.0) {
-        return None;
-    }
+    let ui = fast_user_inode(&hint.0)?;
     let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    let row = fast_linux_row(bytes)?;
+    let row = fast_linux_row(bytes, ui)?;
     let fp = fingerprint(bytes.get(row.start as usize..)?.trim_ascii_end());
     Some((row, fp))
 }
@@ -292,7 +290,18 @@ fn consume<S: TextSink + ?Sized>(parser: &mut Parser, job: &mut Job, sink: &mut 
     let mut ok = trusted && parser.accepts(&job.hint);
     for r in job.res.drain(..) {
         match r {
-            Res::Compact { row, fp, .. } if ok => parser.compact_line(&row, fp, sink),
+            Res::Compact {
+                row,
+                fp,
+                start,
+                end,
+                ..
+            } if ok => parser.compact_line(
+                &row,
+                fp,
+                data.get(start as usize..end as usize).unwrap_or_default(),
+                sink,
+            ),
             Res::Fast { pre, socket, .. } if ok => {
                 let mut fallback = blank();
                 let sock = job.socks.get_mut(socket as usize).unwrap_or(&mut fallback);

@@ -120,7 +120,7 @@ pub(crate) fn tokenize(line: &str, out: &mut Vec<(u32, u32)>, max: usize) {
 }
 
 /// A simple row read by [`fast_linux_row`]: everything a socket of such a row holds, in one
-/// small record (so that a worker thread hands over one cache line, not a whole `Socket`).
+/// small record (so that a worker thread hands over a few words, not a whole `Socket`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Compact {
     pub(crate) state: TcpState,
@@ -131,10 +131,17 @@ pub(crate) struct Compact {
     pub(crate) send_q: u32,
     /// Offset where the row's text starts (for its fingerprint).
     pub(crate) start: u32,
+    /// `-o`: the timer and the retransmit count.
+    pub(crate) timer: Option<Timer>,
+    pub(crate) retransmits: u32,
+    /// `-p`: the owner's pid and where its program name is in the line (byte offsets from
+    /// the start of the line as given to [`fast_linux_row`]); the name is printable ASCII.
+    pub(crate) owner: Option<(u32, u32, u32)>,
 }
 
 impl Compact {
-    /// Writes the row into a socket (all other fields cleared).
+    /// Writes the row into a socket (all other fields cleared; the owner, if any, is for the
+    /// caller to add: it needs the line's text).
     #[inline]
     pub(crate) fn apply(&self, sock: &mut Socket) {
         reset(sock);
@@ -150,15 +157,20 @@ impl Compact {
         };
         sock.recv_q = Some(self.recv_q);
         sock.send_q = Some(self.send_q);
+        sock.timer = self.timer;
+        sock.retransmits = self.retransmits;
     }
 }
 
-/// The fast path for the rows that make up big Linux listings:
-/// `tcp[6] <recv-q> <send-q> <a.b.c.d|::ffff:a.b.c.d>:<port|*> <same> <STATE>` and nothing
-/// else, read in one pass without tokenising. Anything else returns `None` and goes through
-/// [`inet_row`], which gives the same result for these rows (a test compares both).
+/// The fast path for the rows that make up big Linux net-tools listings:
+/// `tcp[6] <recv-q> <send-q> <local> <foreign> <STATE> [-|<pid>/<program>] [<timer> (..)]`
+/// with numeric IPv4, IPv4-mapped or IPv6 endpoints (`-tan`, `-tanp`, `-tano`, `-tanpo`), read
+/// in one pass without tokenising or allocating. Anything else (names, cut addresses, scope
+/// ids, `-e` columns when the header has them, unusual bytes) returns `None` and goes through
+/// [`inet_row`], which gives the same result for the rows taken here (a test compares both).
+/// `user_inode`: the table's header has User/Inode columns (`-e`).
 #[inline]
-pub(crate) fn fast_linux_row(line: &[u8]) -> Option<Compact> {
+pub(crate) fn fast_linux_row(line: &[u8], user_inode: bool) -> Option<Compact> {
     let start = skip_blanks(line, 0);
     let b = &line[start..];
     let (fam6, mut i) = if b.starts_with(b"tcp ") || b.starts_with(b"tcp\t") {
@@ -188,19 +200,25 @@ pub(crate) fn fast_linux_row(line: &[u8]) -> Option<Compact> {
     };
     let recv_q = num(&mut i)?;
     let send_q = num(&mut i)?;
-    let ep = |i: &mut usize| -> Option<(IpAddr, u16)> {
-        *i = skip_blanks(b, *i);
-        let e = token_end(b, *i);
-        let tok = &b[*i..e];
-        // `cut_linux` keeps 23-character IPv6 hosts as names: leave those to the slow path.
-        if tok.len() == 23 && tok.starts_with(b"::") {
-            return None;
+    // Both address tokens first: `cut_linux` keeps 23-character IPv6 hosts as names
+    // (net-tools may have cut them), so such a row goes to the slow path before anything is
+    // parsed. (No IPv4 `a.b.c.d:port` is 23 characters long.)
+    let ls = skip_blanks(b, i);
+    let le = token_end(b, ls);
+    let rs = skip_blanks(b, le);
+    let re = token_end(b, rs);
+    if le - ls == 23 || re - rs == 23 {
+        return None;
+    }
+    let ep = |tok: &[u8]| -> Option<(IpAddr, u16)> {
+        match crate::endpoint::fast_v4_colon_ip(tok) {
+            Some(x) => Some(x),
+            None => crate::endpoint::fast_v6_colon_ip(tok),
         }
-        *i = e;
-        crate::endpoint::fast_v4_colon_ip(tok)
     };
-    let local = ep(&mut i)?;
-    let remote = ep(&mut i)?;
+    let local = ep(&b[ls..le])?;
+    let remote = ep(&b[rs..re])?;
+    i = re;
     i = skip_blanks(b, i);
     let e = token_end(b, i);
     let state = match &b[i..e] {
@@ -217,15 +235,12 @@ pub(crate) fn fast_linux_row(line: &[u8]) -> Option<Compact> {
         b"CLOSE" => TcpState::Close,
         _ => return None,
     };
-    if skip_blanks(b, e) != b.len() {
-        return None;
-    }
     let family = if fam6 || local.0.is_ipv6() {
         Family::Inet6
     } else {
         Family::Inet
     };
-    Some(Compact {
+    let mut row = Compact {
         state,
         family,
         local,
@@ -233,7 +248,89 @@ pub(crate) fn fast_linux_row(line: &[u8]) -> Option<Compact> {
         recv_q,
         send_q,
         start: u32::try_from(start).ok()?,
-    })
+        timer: None,
+        retransmits: 0,
+        owner: None,
+    };
+    let j = skip_blanks(b, e);
+    if j == b.len() {
+        return Some(row);
+    }
+    // Extra columns (what `linux_extras` reads): `-` or `pid/program` (-p), then a timer (-o).
+    if user_inode {
+        return None;
+    }
+    let mut end = b.len();
+    while end > j && matches!(b[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    if b[end - 1] == b')' {
+        // `word (secs/retrans/probes)`: the last two tokens.
+        let ls = last_token_start(b, j, end);
+        let we = blanks_back(b, j, ls);
+        if we == j {
+            return None;
+        }
+        let ws = last_token_start(b, j, we);
+        let word = std::str::from_utf8(&b[ws..we]).ok()?;
+        let paren = std::str::from_utf8(&b[ls..end]).ok()?;
+        if !paren.starts_with('(') {
+            return None;
+        }
+        let (timer, retr) = parse_nettools_timer(word, paren)?;
+        row.timer = timer;
+        row.retransmits = retr.unwrap_or(0);
+        end = blanks_back(b, j, ws);
+    }
+    if end == j {
+        return Some(row);
+    }
+    let w_end = token_end(b, j);
+    let w = &b[j..w_end.min(end)];
+    if w == b"-" {
+        return Some(row);
+    }
+    let slash = memchr::memchr(b'/', w)?;
+    let pid = &w[..slash];
+    if pid.is_empty() || pid.len() > 10 || !pid.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let pid = pid.iter().fold(0u64, |v, c| v * 10 + u64::from(c - b'0'));
+    let pid = u32::try_from(pid).ok()?;
+    let mut cs = j + slash + 1;
+    while cs < end && matches!(b[cs], b' ' | b'\t') {
+        cs += 1;
+    }
+    if !b[cs..end].iter().all(|c| (0x20..0x7f).contains(c)) {
+        return None;
+    }
+    let base = start;
+    row.owner = Some((
+        pid,
+        u32::try_from(base + cs).ok()?,
+        u32::try_from(base + end).ok()?,
+    ));
+    Some(row)
+}
+
+/// Start of the last token in `b[from..end]` (`end` is just past a non-blank byte).
+#[inline]
+fn last_token_start(b: &[u8], from: usize, end: usize) -> usize {
+    let mut k = end;
+    while k > from && !matches!(b[k - 1], b' ' | b'\t') {
+        k -= 1;
+    }
+    k
+}
+
+/// End of the text before the blanks that end at `to` (not before `from`).
+#[inline]
+fn blanks_back(b: &[u8], from: usize, to: usize) -> usize {
+    let mut k = to;
+    while k > from && matches!(b[k - 1], b' ' | b'\t') {
+        k -= 1;
+    }
+    k
 }
 
 /// What the state of a TCP row turned out to be.
@@ -661,14 +758,24 @@ fn parse_nettools_timer(word: &str, paren: &str) -> Option<(Option<Timer>, Optio
     let _probes = it.next()?;
     let ms = parse_secs_ms(secs)?;
     let retr = retr.parse::<u32>().ok();
-    let kind = match word.to_ascii_lowercase().as_str() {
-        "on" | "ein" => Some(TimerKind::On),
-        "keepalive" => Some(TimerKind::Keepalive),
-        "timewait" => Some(TimerKind::Timewait),
-        "probe" => Some(TimerKind::Persist),
-        "off" | "aus" => None,
-        w if w.starts_with("unkn-") || w.starts_with("on") => None,
-        _ => return None,
+    let is = |w: &str| word.eq_ignore_ascii_case(w);
+    let starts = |p: &str| {
+        word.len() >= p.len()
+            && word.is_char_boundary(p.len())
+            && word[..p.len()].eq_ignore_ascii_case(p)
+    };
+    let kind = if is("on") || is("ein") {
+        Some(TimerKind::On)
+    } else if is("keepalive") {
+        Some(TimerKind::Keepalive)
+    } else if is("timewait") {
+        Some(TimerKind::Timewait)
+    } else if is("probe") {
+        Some(TimerKind::Persist)
+    } else if is("off") || is("aus") || starts("unkn-") || starts("on") {
+        None
+    } else {
+        return None;
     };
     Some((
         kind.map(|kind| Timer {
@@ -1331,11 +1438,6 @@ mod tests {
     #[test]
     fn fast_path_matches_the_general_reader() {
         let res = Resolver { services: None };
-        let lay = InetLayout {
-            kind: InetKind::Linux,
-            state: StateCol::Present,
-            ..InetLayout::UNKNOWN
-        };
         let blank = || {
             Socket::new(
                 TcpState::Close,
@@ -1345,48 +1447,84 @@ mod tests {
         };
         let mut spans = Vec::new();
         let mut taken = 0;
-        for line in [
+        let lines = [
             "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED",
             "tcp        0      0 0.0.0.0:22              0.0.0.0:*               LISTEN     ",
             "tcp6       0      0 ::ffff:10.0.0.5:80      ::ffff:10.0.0.8:40000   SYN_RECV",
             "tcp6       0      0 ::ffff:1.2.3.4:5678     ::ffff:10.0.0.8:40000   FIN_WAIT1",
             "tcp6       3    400 ::ffff:10.1.2.3:80      ::ffff:10.0.0.8:40000   CLOSING",
             "  tcp\t1\t2\t10.0.0.5:1\t10.0.0.6:2\tCLOSE",
+            // -p, -o, -po (net-tools columns), IPv6.
             "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED 1/x",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED 6492/sshd: kbrazil  ",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          TIME_WAIT   -                   ",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED keepalive (7184.28/0/0)",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          TIME_WAIT   timewait (56.89/0/0)",
+            "tcp        0      1 10.0.0.5:22             10.0.0.9:51234          SYN_SENT    OFF (0.00/3/0)",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED 812/nginx: worker    on (0.20/2/0)",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          TIME_WAIT   -                    timewait (3.10/0/0)",
+            "tcp6       0      0 :::443                  :::*                    LISTEN     ",
+            "tcp6       0      0 ::1:45627               ::1:50274               ESTABLISHED 23664/tcpdoctor-sce ",
+            "tcp6       0      0 2001:db8::a93:36278     2001:db8:7f69::931:443  ESTABLISHED",
+            // Not taken: names, cut addresses, scope ids, tcp4, bad numbers, odd extras.
+            "tcp6       0      0 2001:db8::57f:5432      2001:db8:df98::fc:44852 ESTABLISHED",
+            "tcp6       0      0 ::ffff:172.29.191:44852 ::ffff:10.0.0.8:40000   ESTABLISHED",
+            "tcp6       0      0 fe80::1%eth0:22         :::*                    LISTEN",
             "tcp        0      0 10.0.0.5:22             10.0.0.9:51234",
             "tcp4       0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED",
             "tcp        0      0 256.0.0.5:22            10.0.0.9:51234          ESTABLISHED",
             "tcp        0      0 10.0.0.5:65536          10.0.0.9:51234          ESTABLISHED",
             "tcp        x      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED",
             "tcp        0      0 10.0.0.5:ssh            10.0.0.9:51234          ESTABLISHED",
-        ] {
-            let mut fast = blank();
-            let f = fast_linux_row(line.as_bytes()).map(|c| {
-                c.apply(&mut fast);
-                (c.state, c.start as usize)
-            });
-            tokenize(line, &mut spans, 96);
-            let t = Toks {
-                line,
-                spans: &spans,
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED root 12345",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED bogus (1/2/3)",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED (0.00/0/0)",
+            "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED 12/\u{e9}t\u{e9}",
+        ];
+        for user_inode in [false, true] {
+            let lay = InetLayout {
+                kind: InetKind::Linux,
+                state: StateCol::Present,
+                user_inode,
+                ..InetLayout::UNKNOWN
             };
-            let mut slow = blank();
-            let mut facts = RowFacts::default();
-            let row = inet_row(&t, &lay, &res, &mut slow, &mut facts);
-            if let Some((st, start)) = f {
-                taken += 1;
-                assert_eq!(start, t.start(0), "{line}");
-                match row {
-                    Row::Tcp(RowState::Known(s2)) => {
-                        slow.state = s2;
-                        assert_eq!(st, s2, "{line}");
-                        assert_eq!(fast, slow, "{line}");
+            for line in lines {
+                let mut fast = blank();
+                let f = fast_linux_row(line.as_bytes(), user_inode).map(|c| {
+                    c.apply(&mut fast);
+                    if let Some((pid, a, b)) = c.owner {
+                        fast.owners.push(Arc::new(Process {
+                            pid,
+                            comm: line[a as usize..b as usize].to_string(),
+                            ..Process::default()
+                        }));
                     }
-                    other => panic!("{line}: fast path read a row the reader calls {other:?}"),
+                    (c.state, c.start as usize)
+                });
+                tokenize(line.trim_end(), &mut spans, 96);
+                let t = Toks {
+                    line: line.trim_end(),
+                    spans: &spans,
+                };
+                let mut slow = blank();
+                let mut facts = RowFacts::default();
+                let row = inet_row(&t, &lay, &res, &mut slow, &mut facts);
+                if let Some((st, start)) = f {
+                    taken += 1;
+                    assert_eq!(start, t.start(0), "{line}");
+                    match row {
+                        Row::Tcp(RowState::Known(s2)) => {
+                            slow.state = s2;
+                            assert_eq!(st, s2, "{line}");
+                            assert_eq!(fast, slow, "{line}");
+                        }
+                        other => panic!("{line}: fast path read a row the reader calls {other:?}"),
+                    }
                 }
             }
         }
-        assert_eq!(taken, 6);
+        // 17 rows without the User/Inode header, the 8 without extras with it.
+        assert_eq!(taken, 17 + 8);
     }
 
     #[test]

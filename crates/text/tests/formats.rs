@@ -1167,7 +1167,32 @@ fn big_mixed() -> Vec<u8> {
                 format!("192.168.{}.{}:{}", rnd(256), rnd(256), rnd(65536))
             };
             let line = match block % 3 {
-                0 => format!("tcp {} {} {l} {r} {st}\n", rnd(3), rnd(3)),
+                0 => {
+                    // -tan, -tanp, -tano and IPv6 rows, as net-tools prints them.
+                    let extra = match rnd(6) {
+                        0 => format!(" {}/prog{}", 100 + rnd(50), rnd(3)),
+                        1 => " -".to_string(),
+                        2 => format!(
+                            " {}/nginx: worker  timewait ({}.{:02}/0/0)",
+                            7 + rnd(3),
+                            rnd(60),
+                            rnd(100)
+                        ),
+                        3 => format!(" keepalive ({}.00/{}/0)", rnd(7200), rnd(3)),
+                        _ => String::new(),
+                    };
+                    if rnd(5) == 0 {
+                        let l6 = format!("2001:db8::{:x}:{}", rnd(4096), 1024 + rnd(60000));
+                        format!(
+                            "tcp6 {} {} {l6} ::1:{} {st}{extra}\n",
+                            rnd(3),
+                            rnd(3),
+                            rnd(65536)
+                        )
+                    } else {
+                        format!("tcp {} {} {l} {r} {st}{extra}\n", rnd(3), rnd(3))
+                    }
+                }
                 1 => {
                     let st = st.replace('_', "-").replace("ESTABLISHED", "ESTAB");
                     format!("{st} {} {} {l} {r}\n", rnd(3), rnd(3))
