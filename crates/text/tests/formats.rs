@@ -1039,7 +1039,7 @@ impl TextSink for Events {
             .push(format!("begin {} {} {:?}", m.index, m.format, m.command));
     }
     fn socket(&mut self, s: &Socket, line: usize) {
-        self.log.push(format!("socket {line} {}", s.state));
+        self.log.push(format!("socket {line} {s:?}"));
     }
     fn unknown_row(&mut self, r: &tcpdoctor_model::UnknownRow) {
         self.log
