@@ -1031,6 +1031,8 @@ fn forced_formats() {
 #[derive(Default)]
 struct Events {
     log: Vec<String>,
+    /// Every socket in full (compared between thread counts).
+    sockets: Vec<String>,
 }
 
 impl TextSink for Events {
@@ -1039,7 +1041,8 @@ impl TextSink for Events {
             .push(format!("begin {} {} {:?}", m.index, m.format, m.command));
     }
     fn socket(&mut self, s: &Socket, line: usize) {
-        self.log.push(format!("socket {line} {s:?}"));
+        self.log.push(format!("socket {line} {}", s.state));
+        self.sockets.push(format!("{line} {s:?}"));
     }
     fn unknown_row(&mut self, r: &tcpdoctor_model::UnknownRow) {
         self.log
@@ -1236,7 +1239,9 @@ fn threads_give_exactly_the_sequential_result() {
         };
         let mut ev = Events::default();
         let stats = parse_reader(&input[..], &opts, &mut ev).unwrap();
-        logs.push((stats, ev.log));
+        let mut log = ev.log;
+        log.extend(ev.sockets);
+        logs.push((stats, log));
     }
     let (s1, l1) = &logs[0];
     // One per command; the header that changes mid-run (User/Inode) is a new layout of the
