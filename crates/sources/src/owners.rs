@@ -142,15 +142,22 @@ impl OwnerMap {
         }
         // Phase 2: stat them in parallel chunks.
         const CHUNK: usize = 2048;
-        let chunks: Vec<(usize, usize, usize)> = procs
-            .iter()
-            .enumerate()
-            .flat_map(|(i, (_, _, names))| {
-                (0..names.len())
-                    .step_by(CHUNK)
-                    .map(move |lo| (i, lo, (lo + CHUNK).min(names.len())))
-            })
-            .collect();
+        // Chunks interleaved across processes, so two threads rarely work on the same task
+        // at once (its fd table and task lock are shared by every lookup in it).
+        let mut chunks: Vec<(usize, usize, usize)> = Vec::new();
+        let mut lo = 0;
+        loop {
+            let before = chunks.len();
+            for (i, (_, _, names)) in procs.iter().enumerate() {
+                if lo < names.len() {
+                    chunks.push((i, lo, (lo + CHUNK).min(names.len())));
+                }
+            }
+            if chunks.len() == before {
+                break;
+            }
+            lo += CHUNK;
+        }
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 8);
