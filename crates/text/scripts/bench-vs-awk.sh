@@ -4,6 +4,9 @@
 #   awk '/^tcp/ {++S[$NF]} END {for (a in S) print a, S[a]}'
 # while doing the full parse into Socket values, in bounded memory).
 #
+# The parser alone (examples/count). The whole `tcpdoctor analyze` against awk and mawk, on a
+# realistic 1 GB file with medians and peak RSS, is scripts/bench-analyze.
+#
 # Usage: crates/text/scripts/bench-vs-awk.sh [SIZE_MB]   (default 200)
 # The file is generated in $TMPDIR (default /tmp) and deleted afterwards.
 set -eu

@@ -19,7 +19,8 @@
 //!   [`ParseOptions::max_line_bytes`]), one socket buffer, and a capped duplicate table per
 //!   snapshot ([`ParseOptions::dedupe_cap`], 1.8 MB at most by default); inputs over 1 MiB
 //!   are read on worker threads ([`ParseOptions::threads`]) with at most two 1 MiB chunks per
-//!   worker in flight (measured peak RSS on a 200 MB file: about 14 MB).
+//!   worker in flight (measured peak RSS of the whole parse of a 1 GB `netstat -tan` file:
+//!   about 19 MB; `scripts/bench-analyze` and docs/benchmarks.md have the speed figures).
 //! - [`parse_bytes`]: everything collected into a [`ParseOutput`] (memory grows with the
 //!   number of sockets, by design).
 //!
