@@ -61,17 +61,19 @@ pub struct SnapshotEntry {
     pub duplicates: u64,
     /// This snapshot's own diagnosis.
     pub findings: Vec<Finding>,
+    /// For `ss -s` output: its totals (it lists no sockets, so `states` stays zero).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ss_summary: Option<serde_json::Value>,
 }
 
 /// The `analyze --json` object: the diagnosis contract (`total`, `states`, `findings`, ...)
 /// over all snapshots together, plus what was detected and what could not be read.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct AnalyzeReport {
     /// Always `analyze`.
     pub report: &'static str,
     /// The diagnosis over all snapshots in order (two or more give `connection-growth`);
     /// `total` and `states` are the sums over every snapshot.
-    #[serde(flatten)]
     pub diagnosis: Report,
     /// Detected format over all inputs (names joined with `+` when they differ).
     pub format: String,
@@ -93,9 +95,42 @@ pub struct AnalyzeReport {
     pub scan: ScanInfo,
 }
 
-/// The JSON contract.
+/// The JSON contract. The diagnosis report's own `snapshots` (a count) is replaced by the
+/// array of snapshots, so the key appears once.
 pub fn render_json(r: &AnalyzeReport) -> serde_json::Result<String> {
-    serde_json::to_string_pretty(r)
+    let mut v = serde_json::to_value(&r.diagnosis)?;
+    let extra = serde_json::to_value(AnalyzeExtra {
+        report: r.report,
+        format: &r.format,
+        inputs: &r.inputs,
+        snapshots: &r.snapshots,
+        unknown_state: r.unknown_state,
+        unknown_rows: &r.unknown_rows,
+        duplicates: r.duplicates,
+        skipped: &r.skipped,
+        skipped_total: r.skipped_total,
+        scan: &r.scan,
+    })?;
+    if let (Some(obj), serde_json::Value::Object(add)) = (v.as_object_mut(), extra) {
+        for (k, val) in add {
+            obj.insert(k, val);
+        }
+    }
+    serde_json::to_string_pretty(&v)
+}
+
+#[derive(Serialize)]
+struct AnalyzeExtra<'a> {
+    report: &'static str,
+    format: &'a str,
+    inputs: &'a [InputInfo],
+    snapshots: &'a [SnapshotEntry],
+    unknown_state: u64,
+    unknown_rows: &'a [UnknownRow],
+    duplicates: u64,
+    skipped: &'a [SkippedLine],
+    skipped_total: u64,
+    scan: &'a ScanInfo,
 }
 
 /// The human report: what was read, each snapshot in a line, then the diagnosis.
@@ -142,6 +177,31 @@ pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
         ));
     }
     let mut notes = Vec::new();
+    for s in r.snapshots.iter().filter(|s| s.ss_summary.is_some()) {
+        if let Some(serde_json::Value::Object(m)) = &s.ss_summary {
+            let parts: Vec<String> = [
+                "tcp_total",
+                "estab",
+                "closed",
+                "orphaned",
+                "synrecv",
+                "timewait",
+            ]
+            .iter()
+            .filter_map(|k| {
+                m.get(*k)
+                    .and_then(|v| v.as_u64())
+                    .map(|v| format!("{k} {}", thousands(v)))
+            })
+            .collect();
+            notes.push(format!(
+                "`ss -s` (lines {}-{}) gives totals only, no sockets to diagnose: TCP {}",
+                s.first_line,
+                s.last_line,
+                parts.join(", ")
+            ));
+        }
+    }
     if r.duplicates > 0 {
         notes.push(format!(
             "{} repeated connected rows were counted once (a socket's 4-tuple is unique, so an \

@@ -240,6 +240,10 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
             unknown_state: s.unknown_rows,
             duplicates: s.duplicates,
             findings: r.findings,
+            ss_summary: s
+                .ss_summary
+                .as_ref()
+                .and_then(|x| serde_json::to_value(x).ok()),
         });
     }
     let os = {
@@ -266,7 +270,8 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
     }
     let mut scan = ScanInfo::new(SourceKind::Text);
     scan.format = Some(formats.join("+"));
-    if observations.iter().all(|o| o.total == 0) && unknown_total == 0 {
+    let has_ss_summary = snapshots.iter().any(|s| s.ss_summary.is_some());
+    if observations.iter().all(|o| o.total == 0) && unknown_total == 0 && !has_ss_summary {
         return Err(UserError(format!(
             "no TCP socket rows found in {} (only UDP/unix rows, or no socket table)\n  hint: paste the \
              output of `netstat -tan`, `ss -tan` or Windows `netstat -ano`",
