@@ -358,7 +358,7 @@ fn check_capture(dir: &Path, i: usize, c: &Capture, fx: &Fixture<'_>) {
             // ESTABLISHED, plus CLOSE_WAIT on kernels with commit a46d0ea5c940 (tcp-facts 11.8).
             let (code, out, err) = tcpdoctor(&["analyze", "--json", path.to_str().unwrap()]);
             assert_eq!(code, 0, "{what}: {err}");
-            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            let v: Value = serde_json::from_str(&out).unwrap();
             assert_eq!(v["total"], 0, "{what}");
             assert_eq!(
                 v["snapshots"][0]["ss_summary"]["timewait"], tw,
