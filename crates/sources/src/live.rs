@@ -53,45 +53,113 @@ pub enum SourceError {
     Owners(io::Error),
 }
 
+/// Sockets held back while the owner scan runs: at most this many (about 150 bytes each); past
+/// it the dump waits for the scan, so memory stays bounded whatever the socket count.
+const OWNER_BUFFER: usize = 1 << 18;
+
+/// Where owner attribution stands.
+enum Owners<'s> {
+    /// Not asked for.
+    No,
+    /// `/proc` is being scanned on another thread; sockets wait in `buf` meanwhile, so the
+    /// dump and the scan overlap.
+    Pending {
+        handle: Option<std::thread::ScopedJoinHandle<'s, io::Result<OwnerMap>>>,
+        buf: Vec<Socket>,
+    },
+    /// The scan is done.
+    Ready(OwnerMap),
+    /// The scan failed (the error is in `Stage::error`).
+    Failed,
+}
+
 /// Wraps the consumer: attaches owners and applies the filters the kernel did not.
-struct Stage<'a> {
-    owners: Option<&'a OwnerMap>,
+struct Stage<'a, 's> {
+    owners: Owners<'s>,
+    out: Out<'a>,
+    /// Sockets received from the source (delivered or buffered).
+    seen: u64,
+    error: Option<io::Error>,
+}
+
+/// The delivering half of a [`Stage`].
+struct Out<'a> {
     filter: &'a SocketFilter,
     check: bool,
     sink: &'a mut dyn SocketSink,
-    delivered: u64,
     /// Sockets with an inode that no scanned process holds.
     unowned: u64,
     scratch: Option<Socket>,
 }
 
-impl SocketSink for Stage<'_> {
+impl Out<'_> {
+    #[inline]
+    fn plain(&mut self, s: &Socket) {
+        if !self.check || self.filter.matches(s) {
+            self.sink.socket(s);
+        }
+    }
+
+    fn owned(&mut self, map: &OwnerMap, s: &Socket) {
+        let scratch = self.scratch.get_or_insert_with(|| s.clone());
+        scratch.clone_from(s);
+        match s.inode.map(|i| map.get(i)) {
+            Some(Some(owners)) => scratch.owners.extend(owners.iter().cloned()),
+            Some(None) => self.unowned += 1,
+            None => {}
+        }
+        if !self.check || self.filter.matches(scratch) {
+            self.sink.socket(scratch);
+        }
+    }
+}
+
+impl Stage<'_, '_> {
+    /// Waits for the owner scan (if it runs) and delivers what was held back.
+    fn resolve(&mut self) {
+        let Owners::Pending { handle, buf } = &mut self.owners else {
+            return;
+        };
+        let joined = handle.take().map(|h| h.join());
+        let buf = std::mem::take(buf);
+        match joined {
+            Some(Ok(Ok(map))) => {
+                for s in &buf {
+                    self.out.owned(&map, s);
+                }
+                self.owners = Owners::Ready(map);
+            }
+            Some(Ok(Err(e))) => {
+                self.error = Some(e);
+                self.owners = Owners::Failed;
+            }
+            Some(Err(_)) | None => {
+                self.error = Some(io::Error::other("the /proc scan thread panicked"));
+                self.owners = Owners::Failed;
+            }
+        }
+    }
+}
+
+impl SocketSink for Stage<'_, '_> {
     fn stopped(&self) -> bool {
-        self.sink.stopped()
+        self.out.sink.stopped() || matches!(self.owners, Owners::Failed)
     }
 
     #[inline]
     fn socket(&mut self, s: &Socket) {
-        match self.owners {
-            None => {
-                if !self.check || self.filter.matches(s) {
-                    self.delivered += 1;
-                    self.sink.socket(s);
+        self.seen += 1;
+        match &mut self.owners {
+            Owners::No => self.out.plain(s),
+            Owners::Ready(map) => self.out.owned(map, s),
+            Owners::Pending { buf, .. } if buf.len() < OWNER_BUFFER => buf.push(s.clone()),
+            Owners::Pending { .. } => {
+                self.resolve();
+                if let Owners::Ready(map) = &self.owners {
+                    self.out.owned(map, s);
                 }
             }
-            Some(map) => {
-                let scratch = self.scratch.get_or_insert_with(|| s.clone());
-                scratch.clone_from(s);
-                match s.inode.map(|i| map.get(i)) {
-                    Some(Some(owners)) => scratch.owners.extend(owners.iter().cloned()),
-                    Some(None) => self.unowned += 1,
-                    None => {}
-                }
-                if !self.check || self.filter.matches(scratch) {
-                    self.delivered += 1;
-                    self.sink.socket(scratch);
-                }
-            }
+            Owners::Failed => {}
         }
     }
 }
@@ -111,46 +179,62 @@ pub fn scan(opts: &LiveOptions, sink: &mut dyn SocketSink) -> Result<ScanInfo, S
     info.kernel = kernel::kernel_release();
     info.netns = opts.netns.clone();
 
-    let owners = if opts.owners || opts.filter.needs_owners() {
-        let m = OwnerMap::scan().map_err(SourceError::Owners)?;
-        info.gaps.extend(m.gaps());
-        info.owners_resolved = true;
-        Some(m)
-    } else {
-        None
-    };
-    let mut stage = Stage {
-        owners: owners.as_ref(),
-        filter: &opts.filter,
-        check: !opts.filter.is_state_only(),
-        sink,
-        delivered: 0,
-        unowned: 0,
-        scratch: None,
-    };
-    let result = run_source(opts, &mut info, &mut stage);
-    if stage.unowned > 0 && result.is_ok() {
-        let denied = owners.as_ref().is_some_and(|m| m.denied > 0);
-        info.gap(Gap::new(
-            GapKind::Vanished,
-            format!(
-                "sockets whose owner no process in /proc holds{}: {}",
-                if denied {
-                    " (processes that could not be read, or in another PID namespace)"
-                } else {
-                    " (a process in another PID namespace, or one that closed it during the scan)"
-                },
-                stage.unowned
-            ),
-        ));
-    }
-    result.map(|()| info)
+    let want_owners = opts.owners || opts.filter.needs_owners();
+    info.owners_resolved = want_owners;
+    std::thread::scope(|sc| {
+        // The owner scan (one pass over /proc/*/fd) runs beside the dump; sockets wait for it
+        // in a bounded buffer.
+        let owners = if want_owners {
+            Owners::Pending {
+                handle: Some(sc.spawn(OwnerMap::scan)),
+                buf: Vec::new(),
+            }
+        } else {
+            Owners::No
+        };
+        let mut stage = Stage {
+            owners,
+            out: Out {
+                filter: &opts.filter,
+                check: !opts.filter.is_state_only(),
+                sink,
+                unowned: 0,
+                scratch: None,
+            },
+            seen: 0,
+            error: None,
+        };
+        let result = run_source(opts, &mut info, &mut stage);
+        stage.resolve();
+        if let Some(e) = stage.error.take() {
+            return Err(SourceError::Owners(e));
+        }
+        if let Owners::Ready(m) = &stage.owners {
+            info.gaps.extend(m.gaps());
+            if stage.out.unowned > 0 && result.is_ok() {
+                info.gap(Gap::new(
+                    GapKind::Vanished,
+                    format!(
+                        "sockets whose owner no process in /proc holds{}: {}",
+                        if m.denied > 0 {
+                            " (processes that could not be read, or in another PID namespace)"
+                        } else {
+                            " (a process in another PID namespace, or one that closed it during \
+                             the scan)"
+                        },
+                        stage.out.unowned
+                    ),
+                ));
+            }
+        }
+        result.map(|()| info)
+    })
 }
 
 fn run_source(
     opts: &LiveOptions,
     info: &mut ScanInfo,
-    stage: &mut Stage<'_>,
+    stage: &mut Stage<'_, '_>,
 ) -> Result<(), SourceError> {
     let use_proc = match opts.source {
         SourceChoice::Proc => true,
@@ -184,9 +268,7 @@ fn run_source(
                 }
                 return Ok(());
             }
-            Err(e)
-                if opts.source == SourceChoice::Auto && stage.delivered == 0 && unavailable(&e) =>
-            {
+            Err(e) if opts.source == SourceChoice::Auto && stage.seen == 0 && unavailable(&e) => {
                 info.gap(
                     Gap::new(
                         GapKind::Unavailable,
@@ -257,4 +339,67 @@ fn unavailable(e: &netlink::NetlinkError) -> bool {
             | netlink::NetlinkError::PermissionDenied { .. }
             | netlink::NetlinkError::Socket { .. }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpdoctor_model::{TcpState, VecSink};
+
+    /// Past the buffer cap the stage waits for the owner scan and then streams: every socket
+    /// is delivered exactly once and in order, with its owners attached.
+    #[test]
+    fn buffer_cap_waits_for_the_scan_and_keeps_order() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let ino = {
+            use std::os::unix::fs::MetadataExt;
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+            std::fs::metadata(format!("/proc/self/fd/{fd}"))
+                .unwrap()
+                .ino()
+        };
+        let filter = SocketFilter::default();
+        let mut out = VecSink::default();
+        let n = OWNER_BUFFER + 7;
+        let (seen, unowned) = std::thread::scope(|sc| {
+            let mut stage = Stage {
+                owners: Owners::Pending {
+                    handle: Some(sc.spawn(OwnerMap::scan)),
+                    buf: Vec::new(),
+                },
+                out: Out {
+                    filter: &filter,
+                    check: false,
+                    sink: &mut out,
+                    unowned: 0,
+                    scratch: None,
+                },
+                seen: 0,
+                error: None,
+            };
+            let mut s = Socket::new(
+                TcpState::Established,
+                "127.0.0.1:1".parse().unwrap(),
+                "127.0.0.1:2".parse().unwrap(),
+            );
+            for i in 0..n {
+                s.retransmits = u32::try_from(i).unwrap();
+                s.inode = Some(if i % 2 == 0 { ino } else { u64::MAX });
+                stage.socket(&s);
+            }
+            stage.resolve();
+            assert!(stage.error.is_none());
+            (stage.seen, stage.out.unowned)
+        });
+        assert_eq!(seen, n as u64);
+        assert_eq!(out.0.len(), n);
+        assert!(out
+            .0
+            .iter()
+            .enumerate()
+            .all(|(i, s)| s.retransmits as usize == i));
+        assert!(out.0[0].owners.iter().any(|p| p.pid == std::process::id()));
+        assert!(out.0[1].owners.is_empty());
+        assert_eq!(unowned, (n / 2) as u64);
+    }
 }
