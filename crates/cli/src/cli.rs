@@ -534,13 +534,15 @@ fn parse_cidr(s: &str) -> Result<Cidr, String> {
     s.parse::<Cidr>().map_err(|e| e.to_string())
 }
 
-/// `/etc/services`, read once when a port is given by name.
-pub fn services() -> &'static ServiceNames {
-    static S: OnceLock<ServiceNames> = OnceLock::new();
+/// `/etc/services`, read and parsed once per process; shared, never copied.
+pub fn services() -> &'static std::sync::Arc<ServiceNames> {
+    static S: OnceLock<std::sync::Arc<ServiceNames>> = OnceLock::new();
     S.get_or_init(|| {
-        std::fs::read_to_string("/etc/services")
-            .map(|t| ServiceNames::parse(&t))
-            .unwrap_or_default()
+        std::sync::Arc::new(
+            std::fs::read_to_string("/etc/services")
+                .map(|t| ServiceNames::parse(&t))
+                .unwrap_or_default(),
+        )
     })
 }
 

@@ -236,12 +236,7 @@ fn run_source(
     info: &mut ScanInfo,
     stage: &mut Stage<'_, '_>,
 ) -> Result<(), SourceError> {
-    let use_proc = match opts.source {
-        SourceChoice::Proc => true,
-        SourceChoice::Netlink => false,
-        SourceChoice::Auto => false,
-    };
-    if !use_proc {
+    if opts.source != SourceChoice::Proc {
         let dopts = DumpOptions {
             states: opts.filter.states,
             sport: opts.filter.sport.clone(),

@@ -167,7 +167,7 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
             ))
         })?);
     }
-    opts.services = Some(Arc::new(crate::cli::services().clone()));
+    opts.services = Some(Arc::clone(crate::cli::services()));
 
     let mut inputs = Vec::new();
     let mut all: Vec<(String, Observation, SnapshotSummary)> = Vec::new();

@@ -45,7 +45,7 @@ pub fn run(g: &Global, a: &SummaryArgs) -> Result<ExitCode> {
     };
 
     let opts = super::live_options(g, f, owners);
-    let services = Arc::new(crate::cli::services().clone());
+    let services = Arc::clone(crate::cli::services());
     let mut agg = by.map(|b| GroupAggregator::new(b, listening, services, owners));
     let mut tee = Tee {
         counter: SummaryCounter::default(),
