@@ -13,6 +13,7 @@ use std::ffi::CStr;
 use std::fs;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tcpdoctor_model::{Gap, GapKind, Process};
 
@@ -82,23 +83,32 @@ impl OwnerMap {
 
     /// Scans a `/proc`-like tree (tests point this at a fixture directory).
     ///
-    /// Each `/proc/<pid>/fd` directory is opened once and listed; the descriptors are then
-    /// `stat`ed relative to it (`fstatat` follows the link to the socket, whose inode number is
-    /// the one sock_diag reports), so the kernel neither walks `/proc/<pid>/fd/<n>` from the
-    /// root nor formats `socket:[n]` for every descriptor. The `stat` calls, nearly all of the
-    /// cost, are spread over the available cores in chunks, so one process holding most of the
-    /// sockets is shared out too.
+    /// Each `/proc/<pid>/fd` directory is opened once. Its descriptors are then `stat`ed
+    /// relative to it (`fstatat` follows the link to the socket, whose inode number is the one
+    /// sock_diag reports), so the kernel neither walks `/proc/<pid>/fd/<n>` from the root nor
+    /// formats `socket:[n]` for every descriptor. A process with many descriptors is not listed
+    /// (a listing makes the kernel look up every descriptor once more): `stat` of its fd
+    /// directory gives the number open (procfs, Linux 6.2+), and numbers from 0 up are probed
+    /// until that many are found, since the kernel hands out the lowest free number and busy
+    /// tables are dense. A table with holes beyond the probed range is listed after all, for the
+    /// names above it. The `stat` calls, nearly all of the cost, are spread over the available
+    /// cores in chunks, so one process holding most of the sockets is shared out too.
     pub fn scan_root(proc_root: &Path) -> io::Result<OwnerMap> {
-        use rustix::fs::{openat, Dir, Mode, OFlags, CWD};
+        use rustix::fs::{fstat, fstatfs, openat, Dir, Mode, OFlags, CWD};
         let mut out = OwnerMap {
             complete: true,
             ..Default::default()
         };
         let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let root = openat(CWD, proc_root, dir_flags, Mode::empty())?;
+        // On procfs (Linux 6.2 and later) `stat` of `/proc/<pid>/fd` reports the number of
+        // open descriptors as its size; a fixture tree or an older kernel reports 0 or a block
+        // size, so the count is trusted only on procfs.
+        let on_procfs = fstatfs(&root).is_ok_and(|s| is_procfs(&s));
         let mut pids = Dir::read_from(&root)?;
-        // Phase 1: list every process's descriptors.
-        let mut procs: Vec<(u32, rustix::fd::OwnedFd, Vec<Box<CStr>>)> = Vec::new();
+        // Phase 1: for each process, either its descriptor count (probed by number below) or,
+        // for small or unknown counts, the listed names.
+        let mut procs: Vec<Proc> = Vec::new();
         let mut path = String::with_capacity(16);
         while let Some(entry) = pids.read() {
             let Ok(entry) = entry else { continue };
@@ -124,33 +134,54 @@ impl OwnerMap {
                     continue;
                 }
             };
-            let Ok(mut fds) = Dir::read_from(&fd_dir) else {
+            let count = if on_procfs {
+                fstat(&fd_dir).map_or(0, |s| u64::try_from(s.st_size).unwrap_or(0))
+            } else {
+                0
+            };
+            if count >= PROBE_MIN {
+                // Descriptors are allocated lowest-first, so a busy table is dense: probing
+                // numbers 0, 1, 2... finds them without the directory listing, which would
+                // make the kernel look up every descriptor a second time.
+                let count = usize::try_from(count).unwrap_or(usize::MAX);
+                procs.push(Proc {
+                    pid,
+                    dir: fd_dir,
+                    names: Vec::new(),
+                    count,
+                    limit: count.saturating_add(count / 8).saturating_add(64),
+                    seen: AtomicUsize::new(0),
+                });
+                continue;
+            }
+            let Some(names) = list_fds(&fd_dir, None) else {
                 out.vanished += 1;
                 continue;
             };
-            let mut names = Vec::new();
-            while let Some(fd) = fds.read() {
-                let Ok(fd) = fd else { break };
-                let name = fd.file_name();
-                if name.to_bytes().first() != Some(&b'.') {
-                    names.push(Box::from(name));
-                }
-            }
             if !names.is_empty() {
-                procs.push((pid, fd_dir, names));
+                procs.push(Proc {
+                    pid,
+                    dir: fd_dir,
+                    names,
+                    count: 0,
+                    limit: 0,
+                    seen: AtomicUsize::new(0),
+                });
             }
         }
         // Phase 2: stat them in parallel chunks.
         const CHUNK: usize = 2048;
         // Chunks interleaved across processes, so two threads rarely work on the same task
-        // at once (its fd table and task lock are shared by every lookup in it).
+        // at once (its fd table and task lock are shared by every lookup in it); lower
+        // descriptor numbers first, so a probed process is usually done before its last chunks.
         let mut chunks: Vec<(usize, usize, usize)> = Vec::new();
         let mut lo = 0;
         loop {
             let before = chunks.len();
-            for (i, (_, _, names)) in procs.iter().enumerate() {
-                if lo < names.len() {
-                    chunks.push((i, lo, (lo + CHUNK).min(names.len())));
+            for (i, p) in procs.iter().enumerate() {
+                let len = p.len();
+                if lo < len {
+                    chunks.push((i, lo, (lo + CHUNK).min(len)));
                 }
             }
             if chunks.len() == before {
@@ -161,24 +192,43 @@ impl OwnerMap {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 8);
-        let next = std::sync::atomic::AtomicUsize::new(0);
+        let next = AtomicUsize::new(0);
         let work = || {
             let mut found: Vec<(usize, u64)> = Vec::new();
+            let mut buf = [0u8; 24];
             loop {
-                let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let c = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(i, lo, hi)) = chunks.get(c) else {
                     break;
                 };
-                let (_, dir, names) = &procs[i];
-                for name in &names[lo..hi] {
-                    if let Some(ino) = socket_inode_at(dir, name) {
-                        found.push((i, ino));
+                let p = &procs[i];
+                if p.names.is_empty() {
+                    if p.seen.load(Ordering::Relaxed) >= p.count {
+                        continue;
+                    }
+                    let mut seen = 0;
+                    for n in lo..hi {
+                        match stat_number(&p.dir, n, &mut buf) {
+                            Probe::Socket(ino) => {
+                                seen += 1;
+                                found.push((i, ino));
+                            }
+                            Probe::Other => seen += 1,
+                            Probe::Absent => {}
+                        }
+                    }
+                    p.seen.fetch_add(seen, Ordering::Relaxed);
+                } else {
+                    for name in &p.names[lo..hi] {
+                        if let Some(ino) = socket_inode_at(&p.dir, name) {
+                            found.push((i, ino));
+                        }
                     }
                 }
             }
             found
         };
-        let found: Vec<(usize, u64)> = if threads == 1 || chunks.len() == 1 {
+        let mut found: Vec<(usize, u64)> = if threads == 1 || chunks.len() == 1 {
             work()
         } else {
             std::thread::scope(|sc| {
@@ -189,8 +239,22 @@ impl OwnerMap {
                     .collect()
             })
         };
-        let mut holders: Vec<(u32, Vec<u64>)> =
-            procs.iter().map(|(pid, _, _)| (*pid, Vec::new())).collect();
+        // Phase 3: a probed process whose count was not reached has descriptors above the
+        // probed range (a sparse table, or descriptors opened meanwhile): list it and stat
+        // only the names above the range.
+        for (i, p) in procs.iter().enumerate() {
+            if p.names.is_empty() && p.seen.load(Ordering::Relaxed) < p.count {
+                let Some(rest) = list_fds(&p.dir, Some(p.limit)) else {
+                    continue;
+                };
+                for name in rest {
+                    if let Some(ino) = socket_inode_at(&p.dir, &name) {
+                        found.push((i, ino));
+                    }
+                }
+            }
+        }
+        let mut holders: Vec<(u32, Vec<u64>)> = procs.iter().map(|p| (p.pid, Vec::new())).collect();
         for (i, ino) in found {
             holders[i].1.push(ino);
         }
@@ -230,6 +294,97 @@ impl OwnerMap {
             v.sort_by_key(|p| p.pid);
         }
         Ok(out)
+    }
+}
+
+/// Processes with at least this many open descriptors are probed by number, not listed.
+const PROBE_MIN: u64 = 256;
+
+/// `PROC_SUPER_MAGIC` from `<linux/magic.h>`.
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// Whether `statfs` describes procfs.
+// `f_type` is `i64` on x86_64 but `u32` or `i32` elsewhere, so the cast is not idle everywhere.
+#[allow(clippy::unnecessary_cast)]
+fn is_procfs(s: &rustix::fs::StatFs) -> bool {
+    s.f_type as i64 == PROC_SUPER_MAGIC
+}
+
+/// One process's fd directory in the scan: either the listed descriptor names, or (when
+/// `names` is empty) the count of open descriptors to find by probing numbers `0..limit`.
+struct Proc {
+    pid: u32,
+    dir: rustix::fd::OwnedFd,
+    names: Vec<Box<CStr>>,
+    count: usize,
+    limit: usize,
+    /// Descriptors found so far by probing (sockets or not).
+    seen: AtomicUsize,
+}
+
+impl Proc {
+    /// Number of work items: names to stat, or numbers to probe.
+    fn len(&self) -> usize {
+        if self.names.is_empty() {
+            self.limit
+        } else {
+            self.names.len()
+        }
+    }
+}
+
+/// The descriptor names in `dir` (skipping `.` and `..`), only those numbered `>= above` when
+/// given; `None` when the directory can no longer be read (the process exited).
+fn list_fds(dir: &rustix::fd::OwnedFd, above: Option<usize>) -> Option<Vec<Box<CStr>>> {
+    let mut fds = rustix::fs::Dir::read_from(dir).ok()?;
+    let mut names = Vec::new();
+    while let Some(fd) = fds.read() {
+        let Ok(fd) = fd else { break };
+        let name = fd.file_name();
+        if name.to_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        if let Some(min) = above {
+            let n = std::str::from_utf8(name.to_bytes())
+                .ok()
+                .and_then(|n| n.parse::<usize>().ok());
+            if n.is_some_and(|n| n < min) {
+                continue;
+            }
+        }
+        names.push(Box::from(name));
+    }
+    Some(names)
+}
+
+/// What probing one descriptor number found.
+enum Probe {
+    Socket(u64),
+    Other,
+    Absent,
+}
+
+/// `stat` of descriptor number `n` in the fd directory `dir`.
+fn stat_number(dir: &rustix::fd::OwnedFd, n: usize, buf: &mut [u8; 24]) -> Probe {
+    use rustix::fs::{statat, AtFlags, FileType};
+    use std::io::Write;
+    let mut cur = io::Cursor::new(&mut buf[..]);
+    if write!(cur, "{n}\0").is_err() {
+        return Probe::Absent;
+    }
+    let end = usize::try_from(cur.position()).unwrap_or(0);
+    let Ok(name) = CStr::from_bytes_with_nul(&buf[..end]) else {
+        return Probe::Absent;
+    };
+    match statat(dir, name, AtFlags::empty()) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Socket => {
+            Probe::Socket(st.st_ino)
+        }
+        // A descriptor that is not a socket, or one whose target cannot be stat'ed (it is
+        // open, so it counts towards the total either way).
+        Ok(_) => Probe::Other,
+        Err(rustix::io::Errno::NOENT) => Probe::Absent,
+        Err(_) => Probe::Other,
     }
 }
 
@@ -322,5 +477,35 @@ mod tests {
         assert!(owners.iter().any(|p| p.pid == std::process::id()));
         assert!(!owners[0].comm.is_empty());
         assert!(m.processes > 0);
+    }
+
+    #[test]
+    fn probes_busy_tables_and_finds_high_descriptors() {
+        // Over PROBE_MIN descriptors: this process is scanned by probing numbers, and a
+        // descriptor far above the probed range must still be found (the listing fallback).
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let pairs: Vec<_> = (0..200)
+            .map(|_| std::os::unix::net::UnixStream::pair().unwrap())
+            .collect();
+        let ino = |fd: i32| fs::metadata(format!("/proc/self/fd/{fd}")).unwrap().ino();
+        let first = ino(pairs[0].0.as_raw_fd());
+        let last = ino(pairs[199].1.as_raw_fd());
+        // The fd table is dense here, so the probed range ends near count + count / 8 + 64;
+        // 900 is far above it and below the usual soft limit of 1024.
+        // A socket held only there: its low descriptor is closed after the copy.
+        let lone = std::os::unix::net::UnixStream::pair().unwrap().0;
+        let high = rustix::io::fcntl_dupfd_cloexec(&lone, 900).ok();
+        drop(lone);
+        let m = OwnerMap::scan().unwrap();
+        let me = std::process::id();
+        for i in [first, last] {
+            assert!(m.get(i).unwrap().iter().any(|p| p.pid == me), "inode {i}");
+        }
+        if let Some(h) = high {
+            assert!(h.as_raw_fd() >= 900);
+            let owners = m.get(ino(h.as_raw_fd())).unwrap();
+            assert!(owners.iter().any(|p| p.pid == me));
+        }
     }
 }
