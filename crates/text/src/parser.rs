@@ -577,7 +577,11 @@ impl Parser {
         self.flush_pending(sink);
         let repeat = match &self.snap {
             Some(s) => {
-                s.keys.contains(&key)
+                // OpenBSD sorts its sockets by family then protocol and prints one table
+                // per family and type: the same `TCP-State` (and UDP) header comes once
+                // for IPv4 and once for IPv6 in one output; a third one is a new paste.
+                let limit = if s.clues.openbsd { 2 } else { 1 };
+                s.keys.iter().filter(|k| **k == key).count() >= limit
                     || !same_family(s.format, format)
                     || s.format == Format::PastedRows
                         && format != Format::PastedRows
@@ -842,7 +846,7 @@ impl Parser {
         line: &[u8],
         sink: &mut S,
     ) {
-        c.apply(&mut self.sock);
+        c.apply(&mut self.sock, line);
         if let Some((pid, a, b)) = c.owner {
             let comm = line.get(a as usize..b as usize).unwrap_or_default();
             let p = self.owner(pid, comm);
@@ -1193,6 +1197,9 @@ impl Parser {
                 | "sl"
                 | "Active"
                 | "Aktive"
+                | "Conexões"
+                | "Aktivní"
+                | "Имя"
                 | "LocalAddress"
                 | "Connexions"
                 | "Conexiones"
@@ -1363,6 +1370,10 @@ impl Parser {
                 | "Connexions"
                 | "Conexiones"
                 | "Connessioni"
+                // net-tools po/pt_BR.po `Conexões Internet Ativas`, po/cs.po `Aktivní
+                // Internetová spojení`.
+                | "Conexões"
+                | "Aktivní"
                 | "Sockets"
                 | "Kernel"
                 | "Registered"
@@ -1451,7 +1462,14 @@ impl Parser {
                 } else {
                     0x7469_746c_6577_696eu64
                 };
-                if self.snap.as_ref().is_some_and(|s| s.keys.contains(&key)) {
+                // OpenBSD prints the title again before every table of another family or
+                // socket type (netdomainpr() in usr.bin/netstat/inet.c): there the table
+                // header decides (see `table_header`).
+                if self
+                    .snap
+                    .as_ref()
+                    .is_some_and(|s| s.keys.contains(&key) && !s.clues.openbsd)
+                {
                     // A second `Active ... connections` title: the next command's output.
                     self.close_snapshot(sink);
                 }
@@ -1602,6 +1620,17 @@ impl Parser {
             self.clue(|c| c.bsd_unix_table = true);
             return true;
         }
+        // Russian Windows names the protocol column `Имя` (`Имя  Локальный адрес  Внешний
+        // адрес  Состояние  PID`, states in English).
+        if t0 == "Имя" && t.len() >= 3 && has("Локальный") {
+            self.section = Section::Inet(InetLayout {
+                kind: InetKind::Windows,
+                ..InetLayout::UNKNOWN
+            });
+            self.pending_clues.windows = true;
+            self.table_header(self.forced_or(Format::WindowsNetstat), key_of(t), sink);
+            return true;
+        }
         // netstat headers: `[Tcpcb|Socket Flowhash|PCB] Proto ...`.
         let pi = (0..t.len().min(3)).find(|k| t.at(*k) == "Proto" || t.at(*k) == "Proto/ID");
         let Some(pi) = pi else { return false };
@@ -1630,14 +1659,16 @@ impl Parser {
         }) {
             return false;
         }
-        if has("Recv-Q") || has("Rexmit") {
+        // net-tools po/cs.po translates the queue titles (`Přích-F Odch-F`).
+        if has("Recv-Q") || has("Rexmit") || has("Přích-F") {
             let linux_words = has("State")
                 || has("Timer")
                 || has("PID/Program")
                 || has("User")
                 || has("Benutzer")
                 || has("Utilisatr")
-                || has("Etat");
+                || has("Etat")
+                || has("Přích-F");
             let bsd_words = has("(state)")
                 || has("TCP-State")
                 || pi > 0
@@ -1653,6 +1684,7 @@ impl Parser {
                 || has("Stato")
                 || has("Status")
                 || has("Zustand")
+                || has("Stav")
             {
                 StateCol::Present
             } else {
@@ -1662,6 +1694,13 @@ impl Parser {
                 InetKind::Bsd
             } else if linux_words {
                 InetKind::Linux
+            } else if self
+                .snap
+                .as_ref()
+                .is_some_and(|s| s.format == Format::BsdNetstat && s.clues.openbsd)
+            {
+                // OpenBSD's UDP table header has no state column: still the same output.
+                InetKind::Bsd
             } else {
                 InetKind::Unknown
             };

@@ -137,22 +137,34 @@ pub(crate) struct Compact {
     /// `-p`: the owner's pid and where its program name is in the line (byte offsets from
     /// the start of the line as given to [`fast_linux_row`]); the name is printable ASCII.
     pub(crate) owner: Option<(u32, u32, u32)>,
+    /// An IPv6 host that fills net-tools' 23-character column and may have been cut short:
+    /// where its text is (byte offsets from the start of the line, as for `owner`), for the
+    /// local and the remote endpoint. The host is then kept as printed, a name
+    /// (see `cut_linux`); the address in `local` / `remote` is unused.
+    pub(crate) cut: [Option<(u32, u32)>; 2],
 }
 
 impl Compact {
     /// Writes the row into a socket (all other fields cleared; the owner, if any, is for the
-    /// caller to add: it needs the line's text).
+    /// caller to add). `line` is the line as given to [`fast_linux_row`] (for cut hosts).
     #[inline]
-    pub(crate) fn apply(&self, sock: &mut Socket) {
+    pub(crate) fn apply(&self, sock: &mut Socket, line: &[u8]) {
         reset(sock);
         sock.family = self.family;
         sock.state = self.state;
+        let host = |ip: IpAddr, cut: Option<(u32, u32)>| match cut {
+            None => Host::Ip(ip),
+            Some((a, b)) => Host::Name(Arc::from(
+                std::str::from_utf8(line.get(a as usize..b as usize).unwrap_or_default())
+                    .unwrap_or_default(),
+            )),
+        };
         sock.local = Endpoint {
-            host: Host::Ip(self.local.0),
+            host: host(self.local.0, self.cut[0]),
             port: Port::Num(self.local.1),
         };
         sock.remote = Endpoint {
-            host: Host::Ip(self.remote.0),
+            host: host(self.remote.0, self.cut[1]),
             port: Port::Num(self.remote.1),
         };
         sock.recv_q = Some(self.recv_q);
@@ -200,24 +212,38 @@ pub(crate) fn fast_linux_row(line: &[u8], user_inode: bool) -> Option<Compact> {
     };
     let recv_q = num(&mut i)?;
     let send_q = num(&mut i)?;
-    // Both address tokens first: `cut_linux` keeps 23-character IPv6 hosts as names
-    // (net-tools may have cut them), so such a row goes to the slow path before anything is
-    // parsed. (No IPv4 `a.b.c.d:port` is 23 characters long.)
+    // Both address tokens first. An IPv6 token that fills the 23-character column may have
+    // been cut short by net-tools, so its host is kept as printed, a name (`cut_linux`); the
+    // port is never cut. (No IPv4 `a.b.c.d:port` is 23 characters long.)
     let ls = skip_blanks(b, i);
     let le = token_end(b, ls);
     let rs = skip_blanks(b, le);
     let re = token_end(b, rs);
-    if le - ls == 23 || re - rs == 23 {
-        return None;
-    }
     let ep = |tok: &[u8]| -> Option<(IpAddr, u16)> {
         match crate::endpoint::fast_v4_colon_ip(tok) {
             Some(x) => Some(x),
             None => crate::endpoint::fast_v6_colon_ip(tok),
         }
     };
-    let local = ep(&b[ls..le])?;
-    let remote = ep(&b[rs..re])?;
+    let mut cut = [None, None];
+    let mut side = |k: usize, s: usize, e: usize| -> Option<(IpAddr, u16)> {
+        let tok = &b[s..e];
+        if tok.len() != 23 {
+            return ep(tok);
+        }
+        let (ip, port) = cut_v6_colon(tok)?;
+        let host_end = start + s + tok.len() - port_len(port) - 1;
+        cut[k] = Some((
+            u32::try_from(start + s).ok()?,
+            u32::try_from(host_end).ok()?,
+        ));
+        Some((ip, port))
+    };
+    let local = side(0, ls, le)?;
+    let remote = side(1, rs, re)?;
+    if !fam6 && cut.iter().any(Option::is_some) {
+        return None;
+    }
     i = re;
     i = skip_blanks(b, i);
     let e = token_end(b, i);
@@ -251,6 +277,7 @@ pub(crate) fn fast_linux_row(line: &[u8], user_inode: bool) -> Option<Compact> {
         timer: None,
         retransmits: 0,
         owner: None,
+        cut,
     };
     let j = skip_blanks(b, e);
     if j == b.len() {
@@ -311,6 +338,45 @@ pub(crate) fn fast_linux_row(line: &[u8], user_inode: bool) -> Option<Compact> {
         u32::try_from(base + end).ok()?,
     ));
     Some(row)
+}
+
+/// A 23-character `host:port` token whose host is an IPv6 address as printed, valid or cut
+/// short (`::ffff:172.18.199`): the unspecified address (unused: the caller keeps the host as
+/// a name) and the port. The ordinary reader keeps such a host as a name too: an address that
+/// parses because it may be cut (`cut_linux`), one that does not because it is no address.
+/// Only hex digits, dots and at least two colons are taken here.
+#[inline]
+fn cut_v6_colon(tok: &[u8]) -> Option<(IpAddr, u16)> {
+    let c = memchr::memrchr(b':', tok)?;
+    let (h, p) = (&tok[..c], &tok[c + 1..]);
+    if p.is_empty() || p.len() > 5 || !p.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let port = u16::try_from(p.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0'))).ok()?;
+    if p.len() != port_len(port) {
+        // A leading zero: the ordinary reader decides.
+        return None;
+    }
+    if h.iter().filter(|&&c| c == b':').count() < 2
+        || !h
+            .iter()
+            .all(|c| c.is_ascii_hexdigit() || *c == b':' || *c == b'.')
+    {
+        return None;
+    }
+    Some((IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), port))
+}
+
+/// Digits of a port number.
+#[inline]
+fn port_len(p: u16) -> usize {
+    match p {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1000..=9999 => 4,
+        _ => 5,
+    }
 }
 
 /// Start of the last token in `b[from..end]` (`end` is just past a non-blank byte).
@@ -1470,6 +1536,18 @@ mod tests {
             "tcp6       0      0 2001:db8::57f:5432      2001:db8:df98::fc:44852 ESTABLISHED",
             "tcp6       0      0 ::ffff:172.29.191:44852 ::ffff:10.0.0.8:40000   ESTABLISHED",
             "tcp6       0      0 fe80::1%eth0:22         :::*                    LISTEN",
+            // 23-character IPv6 tokens (possibly cut): valid, cut mid-IPv4, cut to a dot.
+            "tcp6       0      0 2001:db8::6a8:80        2001:db8:b1ac::c9:59399 TIME_WAIT  ",
+            "tcp6       0      0 ::ffff:10.0.2.32:33467  ::ffff:172.19.234.43:80 ESTABLISHED",
+            "tcp6       0      0 ::ffff:10.0.0.74:6379   ::ffff:172.18.199:54827 ESTABLISHED",
+            "tcp6       0      0 ::ffff:10.0.0.205:443   ::ffff:172.21.15.:55067 TIME_WAIT  ",
+            "tcp6       0      0 2001:db8:b1ac::c9:59399 2001:db8::6a8:80        SYN_SENT 4242/curl",
+            "tcp6       0      0 2001:db8:b1ac:1:2:3:443 2001:db8::6a8:80        ESTABLISHED",
+            "tcp6       0      0 ::ffff:10.0.0.1:80      1:2:3:4:5:6:7:8:9:10:80 ESTABLISHED",
+            "tcp6       0      0 ::ffff:10.0.0.1:80      ::ffff:172.18.1.2.3:123 ESTABLISHED",
+            "tcp6       0      0 ::ffff:10.0.0.1:80      ::ffff:172.18.199:65536 ESTABLISHED",
+            "tcp        0      0 2001:db8::6a8:80        2001:db8:b1ac::c9:59399 TIME_WAIT",
+            "tcp6       0      0 2001:db8::6a8:80        2001:db8:b1ac::c9:05939 TIME_WAIT",
             "tcp        0      0 10.0.0.5:22             10.0.0.9:51234",
             "tcp4       0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED",
             "tcp        0      0 256.0.0.5:22            10.0.0.9:51234          ESTABLISHED",
@@ -1491,7 +1569,7 @@ mod tests {
             for line in lines {
                 let mut fast = blank();
                 let f = fast_linux_row(line.as_bytes(), user_inode).map(|c| {
-                    c.apply(&mut fast);
+                    c.apply(&mut fast, line.as_bytes());
                     if let Some((pid, a, b)) = c.owner {
                         fast.owners.push(Arc::new(Process {
                             pid,
@@ -1524,7 +1602,9 @@ mod tests {
             }
         }
         // 17 rows without the User/Inode header, the 8 without extras with it.
-        assert_eq!(taken, 17 + 8);
+        // Plus the rows with 23-character IPv6 tokens: 10 rows without extras (with and
+        // without the User/Inode header), one with `pid/program` (without it only).
+        assert_eq!(taken, 17 + 8 + 2 * 9 + 1);
     }
 
     #[test]
