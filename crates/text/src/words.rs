@@ -68,6 +68,15 @@ pub(crate) enum StateWord {
 /// - Spanish Windows `ESCUCHANDO`, `ESTABLECIDO` (several independent public samples).
 /// - German net-tools `VERBUNDEN` (net-tools po/de.po translates the tcp state
 ///   `ESTABLISHED`; the other tcp states stay English there).
+/// - Linux net-tools in other locales, from the translations in net-tools' own `po/`
+///   directory (github.com/ecki/net-tools, `po/pt_BR.po`, `po/cs.po`, `po/sv.po`; the tcp
+///   state table of `netstat.c` is printed through gettext): Brazilian Portuguese
+///   `ESTABELECIDA`, `SYN_ENVIADO`, `SYN_RECEBIDO`, `ESPERA_FIN1`, `ESPERA_FIN2`, `FECHAR`
+///   (= CLOSE), `ESPERANDO_FECHAR`, `ÚLTIMO_ACK`, `OUÇA` (= LISTEN), `FECHANDO`; Czech
+///   `SPOJENO`, `ZAVŘEN`, `POSLEDNÍ ACK`, `NASLOUCHÁ`, `ZAVÍRÁ`; Swedish `ETABLERAD`,
+///   `STÄNG`, `STÄNG_VÄNTA`, `LYSSNAR`, `STÄNGER`. (fr, ja, et keep the English words.)
+/// - A state of several words (`POSLEDNÍ ACK`) is matched with its inner blanks collapsed
+///   to one space, as the Windows reader hands over the whole state column.
 pub(crate) fn state_word(w: &str) -> StateWord {
     // The spellings of big files first, without case folding.
     let fast = match w.as_bytes() {
@@ -88,6 +97,13 @@ pub(crate) fn state_word(w: &str) -> StateWord {
     if let Some(s) = TcpState::parse(w) {
         return StateWord::Known(s);
     }
+    let collapsed: String;
+    let w: &str = if w.contains([' ', '\t']) {
+        collapsed = w.split_whitespace().collect::<Vec<_>>().join(" ");
+        &collapsed
+    } else {
+        w
+    };
     let upper: String;
     let u: &str = if w.is_ascii() {
         if w.bytes().any(|b| b.is_ascii_lowercase()) {
@@ -102,6 +118,30 @@ pub(crate) fn state_word(w: &str) -> StateWord {
     };
     let s = match u {
         "IDLE" | "BOUND" => TcpState::Close,
+        // net-tools po/pt_BR.po (github.com/ecki/net-tools); a real pasted `netstat --inet`
+        // with ESTABELECIDA / ESPERANDO_FECHAR rows is quoted in a public README.
+        "ESTABELECIDA" => TcpState::Established,
+        "SYN_ENVIADO" => TcpState::SynSent,
+        "SYN_RECEBIDO" => TcpState::SynRecv,
+        "ESPERA_FIN1" => TcpState::FinWait1,
+        "ESPERA_FIN2" => TcpState::FinWait2,
+        "FECHAR" => TcpState::Close,
+        "ESPERANDO_FECHAR" => TcpState::CloseWait,
+        "ÚLTIMO_ACK" => TcpState::LastAck,
+        "OUÇA" => TcpState::Listen,
+        "FECHANDO" => TcpState::Closing,
+        // net-tools po/cs.po.
+        "SPOJENO" => TcpState::Established,
+        "ZAVŘEN" => TcpState::Close,
+        "POSLEDNÍ ACK" => TcpState::LastAck,
+        "NASLOUCHÁ" => TcpState::Listen,
+        "ZAVÍRÁ" => TcpState::Closing,
+        // net-tools po/sv.po.
+        "ETABLERAD" => TcpState::Established,
+        "STÄNG" => TcpState::Close,
+        "STÄNG_VÄNTA" => TcpState::CloseWait,
+        "LYSSNAR" => TcpState::Listen,
+        "STÄNGER" => TcpState::Closing,
         "HERGESTELLT" | "ESTABLECIDO" | "VERBUNDEN" => TcpState::Established,
         "WARTEND" => TcpState::TimeWait,
         "SCHLIESSEN_WARTEN" | "SCHLIEßEN_WARTEN" => TcpState::CloseWait,
@@ -288,12 +328,21 @@ mod tests {
             ("ESCUCHANDO", TcpState::Listen),
             ("ESTABLECIDO", TcpState::Established),
             ("VERBUNDEN", TcpState::Established),
+            ("ESPERANDO_FECHAR", TcpState::CloseWait),
+            ("ÚLTIMO_ACK", TcpState::LastAck),
+            ("OUÇA", TcpState::Listen),
+            ("POSLEDNÍ ACK", TcpState::LastAck),
+            ("POSLEDNÍ   ACK", TcpState::LastAck),
+            ("ZAVŘEN", TcpState::Close),
+            ("STÄNG_VÄNTA", TcpState::CloseWait),
         ] {
             assert_eq!(state_word(w), StateWord::Known(s), "{w}");
         }
         assert_eq!(state_word("DeleteTCB"), StateWord::Unknown);
         assert_eq!(state_word("ABHREN"), StateWord::Unknown);
         assert_eq!(state_word("FOO"), StateWord::Unknown);
+        assert_eq!(state_word("POSLEDNÍ"), StateWord::Unknown);
+        assert_eq!(state_word("TOT STAND GEBRACHT"), StateWord::Unknown);
     }
 
     #[test]
