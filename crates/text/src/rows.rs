@@ -364,7 +364,7 @@ fn cut_v6_colon(tok: &[u8]) -> Option<(IpAddr, u16)> {
     {
         return None;
     }
-    Some((IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), port))
+    Some((IpAddr::V6(Ipv6Addr::UNSPECIFIED), port))
 }
 
 /// Digits of a port number.
