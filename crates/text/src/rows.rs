@@ -685,7 +685,16 @@ pub(crate) fn inet_row(
                     RowState::Known(s)
                 }
                 StateWord::Unknown => {
-                    if is_pid_prog(w) || is_num(w) || !looks_like_word(w) {
+                    // A state of two words (Czech net-tools `POSLEDNÍ ACK`), taken only when
+                    // the two together are a known state.
+                    let two = t
+                        .get(j + 1)
+                        .map(|_| &t.line[t.start(j)..t.end(j + 1)])
+                        .map(state_word);
+                    if let Some(StateWord::Known(s)) = two {
+                        j += 2;
+                        RowState::Known(s)
+                    } else if is_pid_prog(w) || is_num(w) || !looks_like_word(w) {
                         RowState::Missing
                     } else {
                         j += 1;

@@ -173,8 +173,8 @@ tcp        0      0 10.0.0.5:22             10.0.0.9:51239          TIME_WAIT
 
 #[test]
 fn linux_net_tools_czech_two_word_state_is_not_lost() {
-    // `POSLEDNÍ ACK` (LAST_ACK in po/cs.po) is two words in a column the Linux reader takes
-    // as one word: the row must still be counted (as UNKNOWN, listed), never dropped.
+    // `POSLEDNÍ ACK` (LAST_ACK in po/cs.po) is two words: the Linux reader joins two words
+    // when together they are a known state.
     let o = parse(
         "Proto Přích-F Odch-F Místní Adresa          Vzdálená Adresa         Stav     
 tcp        0      0 0.0.0.0:22              0.0.0.0:*               NASLOUCHÁ  
@@ -182,7 +182,9 @@ tcp        0      0 10.0.0.5:22             10.0.0.9:51234          POSLEDNÍ AC
 ",
     );
     assert_eq!(c(&o, TcpState::Listen), 1);
-    assert_eq!(o.states.total() + o.details[0].unknown_rows, 2);
+    assert_eq!(c(&o, TcpState::LastAck), 1);
+    assert_eq!(o.states.total(), 2);
+    assert_eq!(o.details[0].unknown_rows, 0);
 }
 
 #[test]
