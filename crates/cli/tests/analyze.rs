@@ -20,7 +20,8 @@ use tcpdoctor_testkit::report::ReadyReport;
 use tcpdoctor_testkit::{require_root, run_with_timeout, Netns, Scenario};
 use tcpdoctor_text::{parse_bytes, ParseOptions, ParseOutput};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tcpdoctor");
+mod common;
+use common::{tcpdoctor, BIN};
 
 /// The helper's dual-stack listener: below the ephemeral range (32768-60999), so no
 /// kernel-chosen port of the scenario can take it first.
@@ -74,13 +75,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn tcpdoctor(args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env("NO_COLOR", "1");
-    let out = run_with_timeout(&mut cmd, Duration::from_secs(60)).expect("tcpdoctor runs");
-    (out.status.code().unwrap_or(-1), out.stdout, out.stderr)
 }
 
 fn parse_json(out: &str, what: &str, text: &str) -> Value {

@@ -7,22 +7,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use std::process::Command;
-use std::time::Duration;
 use tcpdoctor_model::Family;
-use tcpdoctor_testkit::{require_root, run_with_timeout, Netns};
+use tcpdoctor_testkit::{require_root, Netns};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tcpdoctor");
+mod common;
+use common::tcpdoctor;
 
 /// Above the pile threshold of the catalogue (5/s x 60 s = 300 on Linux).
 const STORM: &str = "400";
-
-fn tcpdoctor(args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env("NO_COLOR", "1");
-    let out = run_with_timeout(&mut cmd, Duration::from_secs(60)).expect("tcpdoctor runs");
-    (out.status.code().unwrap_or(-1), out.stdout, out.stderr)
-}
 
 /// `tcpdoctor -N NS --json --interval 0 EXTRA...`: (exit status, report).
 fn diagnose(ns: &Netns, extra: &[&str]) -> (i32, Value) {

@@ -11,14 +11,8 @@ use std::time::Duration;
 use tcpdoctor_model::{Family, StateCounts, TcpState};
 use tcpdoctor_testkit::{require_root, run_with_timeout, Netns, TwSide};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tcpdoctor");
-
-fn tcpdoctor(args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env("NO_COLOR", "1");
-    let out = run_with_timeout(&mut cmd, Duration::from_secs(60)).expect("tcpdoctor runs");
-    (out.status.code().unwrap_or(-1), out.stdout, out.stderr)
-}
+mod common;
+use common::{tcpdoctor, BIN};
 
 fn json(args: &[&str]) -> Value {
     let (code, out, err) = tcpdoctor(args);

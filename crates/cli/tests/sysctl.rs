@@ -11,12 +11,10 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
-use tcpdoctor_testkit::{require_root, run_with_timeout, Netns};
+use tcpdoctor_testkit::{require_root, Netns};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tcpdoctor");
+mod common;
 
 const KEYS: &[&str] = &[
     "net.ipv4.tcp_fin_timeout",
@@ -31,10 +29,7 @@ fn tcpdoctor(args: &[&str]) -> (i32, String, String) {
         args.contains(&"-N"),
         "sysctl tests must always name a namespace: {args:?}"
     );
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env("NO_COLOR", "1");
-    let out = run_with_timeout(&mut cmd, Duration::from_secs(60)).expect("tcpdoctor runs");
-    (out.status.code().unwrap_or(-1), out.stdout, out.stderr)
+    common::tcpdoctor(args)
 }
 
 /// A temporary backup directory, removed on drop.
