@@ -136,7 +136,10 @@ pub struct Observation {
     pub listening: ListeningPorts,
     /// Listening sockets.
     pub listeners: Vec<ListenerInfo>,
-    /// All sockets per local port.
+    /// Sockets per listened local port, by state (a port counts from the first socket seen
+    /// after it is known to be listened on: listeners come first in a kernel dump and in
+    /// Linux listings, and are given up front otherwise). Client-side ports are not kept
+    /// here: tens of thousands of them would make every socket a cache miss, and no rule asks.
     pub by_local_port: FxHashMap<u16, StateCounts>,
     /// TIME_WAIT on listened ports, per (port, peer).
     pub server_tw_peers: FxHashMap<(u16, IpAddr), u64>,
@@ -275,8 +278,10 @@ impl SocketSink for Observation {
         let rip = peer_ip(s);
         let listened = lport.is_some_and(|p| p != 0 && self.listening.contains(p));
 
-        if let Some(p) = lport {
-            self.by_local_port.entry(p).or_default().add(s.state);
+        if listened {
+            if let Some(p) = lport {
+                self.by_local_port.entry(p).or_default().add(s.state);
+            }
         }
 
         if s.state == TcpState::Listen {

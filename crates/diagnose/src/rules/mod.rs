@@ -76,6 +76,24 @@ pub(crate) fn run(ctx: &Ctx<'_>) -> Vec<Finding> {
 }
 
 /// `28232` -> `28,232`.
+/// Keeps the `k` first items of `v` in the order `cmp`, sorted (a partial selection first, so
+/// maps of hundreds of thousands of keys are not sorted whole for a top five).
+pub(crate) fn top_by<T>(
+    v: &mut Vec<T>,
+    k: usize,
+    mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering,
+) {
+    if k == 0 {
+        v.clear();
+        return;
+    }
+    if v.len() > k {
+        v.select_nth_unstable_by(k - 1, &mut cmp);
+        v.truncate(k);
+    }
+    v.sort_by(cmp);
+}
+
 pub(crate) fn n(x: u64) -> String {
     let s = x.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
@@ -184,5 +202,32 @@ pub(crate) fn os_tw_remedy(os: SourceOs) -> Option<Remedy> {
             .cmd("sysctl net.inet.tcp.msl"),
         ),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod top_tests {
+    use super::top_by;
+
+    #[test]
+    fn top_by_equals_the_head_of_a_full_sort() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let data: Vec<(u64, u32)> = (0..5000u32)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 50, i)
+            })
+            .collect();
+        let cmp = |a: &(u64, u32), b: &(u64, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        for k in [0, 1, 5, 4999, 5000, 6000] {
+            let mut full = data.clone();
+            full.sort_by(cmp);
+            full.truncate(k);
+            let mut top = data.clone();
+            top_by(&mut top, k, cmp);
+            assert_eq!(top, full, "k = {k}");
+        }
     }
 }

@@ -89,8 +89,8 @@ pub(crate) fn fin_wait2(ctx: &Ctx<'_>) -> Vec<Finding> {
         .filter(|(_, p)| p.fin_wait2 > 0)
         .map(|(ip, p)| (*ip, p.fin_wait2))
         .collect();
-    peers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    for (ip, c) in peers.iter().take(5) {
+    top_by(&mut peers, 5, |a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (ip, c) in peers.iter() {
         e.groups.push(EvidenceGroup {
             kind: GroupKind::Peer,
             key: ip.to_string(),

@@ -3,7 +3,6 @@
 use super::*;
 use crate::finding::{EvidenceGroup, GroupKind, Severity, Value};
 use crate::observe::PortSpaceKey;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use tcpdoctor_model::{StateCounts, TcpState};
 
@@ -117,8 +116,8 @@ pub(crate) fn server_side(ctx: &Ctx<'_>) -> Vec<Finding> {
             .filter(|((p, _), _)| *p == port)
             .map(|((_, ip), c)| (*ip, *c))
             .collect();
-        peers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (ip, c) in peers.iter().take(5) {
+        top_by(&mut peers, 5, |a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (ip, c) in peers.iter() {
             e.groups.push(EvidenceGroup {
                 kind: GroupKind::Peer,
                 key: ip.to_string(),
@@ -217,14 +216,20 @@ pub(crate) fn server_side(ctx: &Ctx<'_>) -> Vec<Finding> {
 }
 
 /// Client-side sockets per remote service (address, port), summed over local addresses.
-fn remote_services(ctx: &Ctx<'_>) -> Vec<((IpAddr, u16), StateCounts)> {
-    let mut m: HashMap<(IpAddr, u16), StateCounts> = HashMap::new();
+/// The remote services (address, port) with at least `min_tw` TIME_WAIT sockets towards
+/// them, most TIME_WAIT first. (Port spaces are capped but may still hold hundreds of
+/// thousands of keys: only the services that can make a finding are sorted.)
+fn remote_services(ctx: &Ctx<'_>, min_tw: u64) -> Vec<((IpAddr, u16), StateCounts)> {
+    let mut m: crate::fxhash::FxHashMap<(IpAddr, u16), StateCounts> = Default::default();
     for (k, v) in &ctx.obs.port_spaces {
         m.entry((k.remote_ip, k.remote_port))
             .or_default()
             .merge(&v.states);
     }
-    let mut v: Vec<_> = m.into_iter().collect();
+    let mut v: Vec<_> = m
+        .into_iter()
+        .filter(|(_, s)| s.get(TcpState::TimeWait) >= min_tw)
+        .collect();
     v.sort_by(|a, b| {
         b.1.get(TcpState::TimeWait)
             .cmp(&a.1.get(TcpState::TimeWait))
@@ -279,7 +284,10 @@ fn reuse_remedy(ctx: &Ctx<'_>, loopback: bool) -> Option<Remedy> {
 pub(crate) fn client_side(ctx: &Ctx<'_>) -> Vec<Finding> {
     let pile = ctx.tw_pile();
     let mut out = Vec::new();
-    for ((ip, port), states) in remote_services(ctx).into_iter().take(MAX_PER_ID) {
+    for ((ip, port), states) in remote_services(ctx, pile.max(1))
+        .into_iter()
+        .take(MAX_PER_ID)
+    {
         let tw = states.get(TcpState::TimeWait);
         if tw < pile || tw == 0 {
             break;
