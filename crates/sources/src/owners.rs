@@ -245,6 +245,8 @@ impl OwnerMap {
         for (i, p) in procs.iter().enumerate() {
             if p.names.is_empty() && p.seen.load(Ordering::Relaxed) < p.count {
                 let Some(rest) = list_fds(&p.dir, Some(p.limit)) else {
+                    // The process exited while being probed.
+                    out.vanished += 1;
                     continue;
                 };
                 for name in rest {
