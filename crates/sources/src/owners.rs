@@ -88,11 +88,13 @@ impl OwnerMap {
     /// sock_diag reports), so the kernel neither walks `/proc/<pid>/fd/<n>` from the root nor
     /// formats `socket:[n]` for every descriptor. A process with many descriptors is not listed
     /// (a listing makes the kernel look up every descriptor once more): `stat` of its fd
-    /// directory gives the number open (procfs, Linux 6.2+), and numbers from 0 up are probed
-    /// until that many are found, since the kernel hands out the lowest free number and busy
-    /// tables are dense. A table with holes beyond the probed range is listed after all, for the
-    /// names above it. The `stat` calls, nearly all of the cost, are spread over the available
-    /// cores in chunks, so one process holding most of the sockets is shared out too.
+    /// directory gives the number open, N (procfs, Linux 6.2+), and the numbers below
+    /// N + N/8 + 64 are probed, since the kernel hands out the lowest free number and busy
+    /// tables are dense. The descriptors above that range (holes below, or descriptors opened
+    /// meanwhile) are then listed from there on: the listing starts at the directory offset of
+    /// the first number not probed, so the kernel walks only those. The `stat` calls, nearly
+    /// all of the cost, are spread over the available cores in chunks, so one process holding
+    /// most of the sockets is shared out too.
     pub fn scan_root(proc_root: &Path) -> io::Result<OwnerMap> {
         use rustix::fs::{fstat, fstatfs, openat, Dir, Mode, OFlags, CWD};
         let mut out = OwnerMap {
@@ -148,9 +150,7 @@ impl OwnerMap {
                     pid,
                     dir: fd_dir,
                     names: Vec::new(),
-                    count,
                     limit: count.saturating_add(count / 8).saturating_add(64),
-                    seen: AtomicUsize::new(0),
                 });
                 continue;
             }
@@ -163,9 +163,7 @@ impl OwnerMap {
                     pid,
                     dir: fd_dir,
                     names,
-                    count: 0,
                     limit: 0,
-                    seen: AtomicUsize::new(0),
                 });
             }
         }
@@ -203,21 +201,11 @@ impl OwnerMap {
                 };
                 let p = &procs[i];
                 if p.names.is_empty() {
-                    if p.seen.load(Ordering::Relaxed) >= p.count {
-                        continue;
-                    }
-                    let mut seen = 0;
                     for n in lo..hi {
-                        match stat_number(&p.dir, n, &mut buf) {
-                            Probe::Socket(ino) => {
-                                seen += 1;
-                                found.push((i, ino));
-                            }
-                            Probe::Other => seen += 1,
-                            Probe::Absent => {}
+                        if let Some(ino) = stat_number(&p.dir, n, &mut buf) {
+                            found.push((i, ino));
                         }
                     }
-                    p.seen.fetch_add(seen, Ordering::Relaxed);
                 } else {
                     for name in &p.names[lo..hi] {
                         if let Some(ino) = socket_inode_at(&p.dir, name) {
@@ -239,11 +227,11 @@ impl OwnerMap {
                     .collect()
             })
         };
-        // Phase 3: a probed process whose count was not reached has descriptors above the
-        // probed range (a sparse table, or descriptors opened meanwhile): list it and stat
-        // only the names above the range.
+        // Phase 3: descriptors above the probed range (a table with holes, or descriptors
+        // opened meanwhile), listed from there on: the directory offset of descriptor `n` is
+        // `n + 2`, so the kernel walks only the open descriptors above the range.
         for (i, p) in procs.iter().enumerate() {
-            if p.names.is_empty() && p.seen.load(Ordering::Relaxed) < p.count {
+            if p.names.is_empty() {
                 let Some(rest) = list_fds(&p.dir, Some(p.limit)) else {
                     // The process exited while being probed.
                     out.vanished += 1;
@@ -313,15 +301,12 @@ fn is_procfs(s: &rustix::fs::StatFs) -> bool {
 }
 
 /// One process's fd directory in the scan: either the listed descriptor names, or (when
-/// `names` is empty) the count of open descriptors to find by probing numbers `0..limit`.
+/// `names` is empty) the numbers `0..limit` to probe, the rest being listed afterwards.
 struct Proc {
     pid: u32,
     dir: rustix::fd::OwnedFd,
     names: Vec<Box<CStr>>,
-    count: usize,
     limit: usize,
-    /// Descriptors found so far by probing (sockets or not).
-    seen: AtomicUsize,
 }
 
 impl Proc {
@@ -336,9 +321,15 @@ impl Proc {
 }
 
 /// The descriptor names in `dir` (skipping `.` and `..`), only those numbered `>= above` when
-/// given; `None` when the directory can no longer be read (the process exited).
+/// given (the listing then starts there); `None` when the directory can no longer be read (the
+/// process exited).
 fn list_fds(dir: &rustix::fd::OwnedFd, above: Option<usize>) -> Option<Vec<Box<CStr>>> {
     let mut fds = rustix::fs::Dir::read_from(dir).ok()?;
+    if let Some(min) = above {
+        // procfs puts descriptor `n` at offset `n + 2`; where seeking fails, the whole
+        // directory is read and filtered below.
+        let _ = fds.seek(i64::try_from(min).unwrap_or(i64::MAX).saturating_add(2));
+    }
     let mut names = Vec::new();
     while let Some(fd) = fds.read() {
         let Ok(fd) = fd else { break };
@@ -359,35 +350,15 @@ fn list_fds(dir: &rustix::fd::OwnedFd, above: Option<usize>) -> Option<Vec<Box<C
     Some(names)
 }
 
-/// What probing one descriptor number found.
-enum Probe {
-    Socket(u64),
-    Other,
-    Absent,
-}
-
-/// `stat` of descriptor number `n` in the fd directory `dir`.
-fn stat_number(dir: &rustix::fd::OwnedFd, n: usize, buf: &mut [u8; 24]) -> Probe {
-    use rustix::fs::{statat, AtFlags, FileType};
+/// The socket inode behind descriptor number `n` of the fd directory `dir`, if it is open and
+/// a socket.
+fn stat_number(dir: &rustix::fd::OwnedFd, n: usize, buf: &mut [u8; 24]) -> Option<u64> {
     use std::io::Write;
     let mut cur = io::Cursor::new(&mut buf[..]);
-    if write!(cur, "{n}\0").is_err() {
-        return Probe::Absent;
-    }
-    let end = usize::try_from(cur.position()).unwrap_or(0);
-    let Ok(name) = CStr::from_bytes_with_nul(&buf[..end]) else {
-        return Probe::Absent;
-    };
-    match statat(dir, name, AtFlags::empty()) {
-        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Socket => {
-            Probe::Socket(st.st_ino)
-        }
-        // A descriptor that is not a socket, or one whose target cannot be stat'ed (it is
-        // open, so it counts towards the total either way).
-        Ok(_) => Probe::Other,
-        Err(rustix::io::Errno::NOENT) => Probe::Absent,
-        Err(_) => Probe::Other,
-    }
+    write!(cur, "{n}\0").ok()?;
+    let end = usize::try_from(cur.position()).ok()?;
+    let name = CStr::from_bytes_with_nul(buf.get(..end)?).ok()?;
+    socket_inode_at(dir, name)
 }
 
 /// The socket inode behind descriptor `name` of the fd directory `dir`, if it is a socket.
