@@ -389,8 +389,95 @@ fn mysql_view_joins_the_tcp_view_on_a_real_mariadb() {
         v["scan"]
     );
 
+    // 5. The password typed at the prompt on a real terminal (tmux), with echo off.
+    prompt_on_a_terminal(server.name(), &url, &pw, &dir);
+
     client.kill(worker);
     drop(rootc);
     drop(db);
     assert!(!dir.exists(), "datadir left behind");
+}
+
+/// A private tmux server (its own socket name), killed on drop even when the test fails.
+struct Tmux(String);
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.0])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "td"]).stdout).into_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .output();
+    }
+}
+
+/// `tcpdoctor -N NS --mysql URL` in a tmux terminal without a password in the environment: it
+/// asks on the terminal, the typed password is not echoed, and MySQL's view is read with it.
+fn prompt_on_a_terminal(ns: &str, url: &str, pw: &str, dir: &std::path::Path) {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED the terminal prompt: no tmux (apt-get install -y tmux)");
+        return;
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let out = dir.join("prompt.json");
+    let done = dir.join("prompt.done");
+    let tmux = Tmux(format!("tcpdoctor-test-{}", std::process::id()));
+    let shell = format!(
+        "env -u MYSQL_PWD -u TCPDOCTOR_MYSQL_PASSWORD {EXE} -N {ns} --mysql {url} --interval 0 \
+         --json --fail-on never > {} 2>&1; echo $? > {}; sleep 30",
+        out.display(),
+        done.display()
+    );
+    let r = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "td",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &shell,
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let prompt = format!("MySQL password for {LAB_USER}@{SERVER_IP}:3306:");
+    wait_for("the password prompt", Duration::from_secs(15), || {
+        tmux.screen().contains(&prompt)
+    });
+    let r = tmux.cmd(&["send-keys", "-t", "td", "-l", pw]);
+    assert!(r.status.success());
+    let r = tmux.cmd(&["send-keys", "-t", "td", "Enter"]);
+    assert!(r.status.success());
+    wait_for("tcpdoctor to finish", Duration::from_secs(30), || {
+        done.exists()
+    });
+    let screen = tmux.screen();
+    assert!(!screen.contains(pw), "the password was echoed:\n{screen}");
+    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "0");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(
+        v["mysql"]["status"]["server"],
+        format!("{SERVER_IP}:3306"),
+        "{:#}",
+        v["scan"]
+    );
+    assert!(
+        v["mysql"]["hosts"][0]["sleep"].as_u64().unwrap() >= 120,
+        "{:#}",
+        v["mysql"]
+    );
+    assert!(!text.contains(pw));
 }
