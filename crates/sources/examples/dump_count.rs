@@ -1,7 +1,7 @@
 //! Counts the TCP sockets of the current network namespace per state with the netlink source,
 //! like `shared/bench/netlink-dump`: the dump+count path of `tcpdoctor summary`, for timing.
 //!
-//! Usage: `count [-n NETNS] [-s STATE]... [-4|-6] [--per-family|--one-walk] [--sport R] [--dport R] [-r REPS] [-v]`
+//! Usage: `dump_count [-n NETNS] [-s STATE]... [-4|-6] [--per-family|--one-walk] [--sport R] [--dport R] [-r REPS] [-v]`
 //!
 //! Measured on the 2-vCPU dev VM (kernel 6.18), release build, inside a netns filled by
 //! `mkscenario`, commands alternated in one run, median wall time:
