@@ -82,9 +82,7 @@ pub fn run(cmd: &mut Command, limit: Duration, interruptible: bool) -> Result<Ou
             }
             Ok(None) if start.elapsed() > limit => {
                 terminate(&mut child, Duration::from_millis(500));
-                let e = err
-                    .recv_timeout(Duration::from_millis(300))
-                    .unwrap_or_default();
+                let e = collect(&err, Duration::from_millis(300));
                 return Err(LabError::Timeout {
                     what,
                     limit,
@@ -101,9 +99,16 @@ pub fn run(cmd: &mut Command, limit: Duration, interruptible: bool) -> Result<Ou
     let grace = Duration::from_secs(2);
     Ok(Output {
         status,
-        stdout: out.recv_timeout(grace).unwrap_or_default(),
-        stderr: err.recv_timeout(grace).unwrap_or_default(),
+        stdout: collect(&out, grace),
+        stderr: collect(&err, grace),
     })
+}
+
+/// The collected output, waiting at most `limit`: a grandchild may still hold the pipe open,
+/// and then the output says so instead of coming back empty.
+fn collect(rx: &std::sync::mpsc::Receiver<String>, limit: Duration) -> String {
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| "<output still open: not collected>".to_string())
 }
 
 /// Like [`run`], and a non-zero exit is an error carrying stderr. Not interruptible (used for
