@@ -1195,27 +1195,18 @@ impl Parser {
                 | "State"
                 | "Recv-Q"
                 | "sl"
-                | "Active"
-                | "Aktive"
-                | "Conexões"
-                | "Aktivní"
                 | "Имя"
                 | "LocalAddress"
-                | "Connexions"
-                | "Conexiones"
-                | "Connessioni"
-                | "Kernel"
-                | "Routing"
                 | "Total:"
                 | "TCP:"
                 | "UDP:"
                 | "SCTP:"
-                | "Registered"
                 | "Address"
                 | "Name"
                 | "Iface"
                 | "Destination"
-        ) || t0.starts_with("---")
+        ) || title_word(t0)
+            || t0.starts_with("---")
             || command::detect(t.line).is_some()
     }
 
@@ -1363,27 +1354,7 @@ impl Parser {
         let line = t.line.trim();
         let t0 = t.at(0);
         let lower = line.to_ascii_lowercase();
-        let titleish = matches!(
-            t0,
-            "Active"
-                | "Aktive"
-                | "Connexions"
-                | "Conexiones"
-                | "Connessioni"
-                // net-tools po/pt_BR.po `Conexões Internet Ativas`, po/cs.po `Aktivní
-                // Internetová spojení`.
-                | "Conexões"
-                | "Aktivní"
-                | "Sockets"
-                | "Kernel"
-                | "Registered"
-                | "Routing"
-                | "Internet:"
-                | "Internet6:"
-                | "IPv4"
-                | "IPv6"
-        ) || t0.starts_with("Kernel-");
-        if titleish && n_tokens_ok(t) {
+        if title_word(t0) && n_tokens_ok(t) {
             self.flush_pending(sink);
             self.win_cont = false;
             if lower.contains("unix") {
@@ -1871,6 +1842,31 @@ pub(crate) enum Pre {
 
 fn n_eq(t: &Toks<'_>, n: usize) -> bool {
     t.len() == n
+}
+
+/// Whether a line starting with `t0` may be a title above a table (`Active Internet
+/// connections`, `Kernel IP routing table`, `Internet:`, `IPv4`, ...), in the languages seen:
+/// net-tools' own translations (po/de `Aktive`, po/fr `Connexions`, po/es `Conexiones`, po/it
+/// `Connessioni`, po/pt_BR `Conexões Internet Ativas`, po/cs `Aktivní Internetová spojení`).
+fn title_word(t0: &str) -> bool {
+    matches!(
+        t0,
+        "Active"
+            | "Aktive"
+            | "Connexions"
+            | "Conexiones"
+            | "Connessioni"
+            | "Conexões"
+            | "Aktivní"
+            | "Sockets"
+            | "Kernel"
+            | "Registered"
+            | "Routing"
+            | "Internet:"
+            | "Internet6:"
+            | "IPv4"
+            | "IPv6"
+    ) || t0.starts_with("Kernel-")
 }
 
 fn n_tokens_ok(t: &Toks<'_>) -> bool {
