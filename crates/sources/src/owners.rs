@@ -149,8 +149,9 @@ impl OwnerMap {
                 procs.push(Proc {
                     pid,
                     dir: fd_dir,
-                    names: Vec::new(),
-                    limit: count.saturating_add(count / 8).saturating_add(64),
+                    fds: Fds::Probed {
+                        below: count.saturating_add(count / 8).saturating_add(64),
+                    },
                 });
                 continue;
             }
@@ -162,16 +163,14 @@ impl OwnerMap {
                 procs.push(Proc {
                     pid,
                     dir: fd_dir,
-                    names,
-                    limit: 0,
+                    fds: Fds::Listed(names),
                 });
             }
         }
         // Phase 2: stat them in parallel chunks.
         const CHUNK: usize = 2048;
         // Chunks interleaved across processes, so two threads rarely work on the same task
-        // at once (its fd table and task lock are shared by every lookup in it); lower
-        // descriptor numbers first, so a probed process is usually done before its last chunks.
+        // at once (its fd table and task lock are shared by every lookup in it).
         let mut chunks: Vec<(usize, usize, usize)> = Vec::new();
         let mut lo = 0;
         loop {
@@ -200,16 +199,19 @@ impl OwnerMap {
                     break;
                 };
                 let p = &procs[i];
-                if p.names.is_empty() {
-                    for n in lo..hi {
-                        if let Some(ino) = stat_number(&p.dir, n, &mut buf) {
-                            found.push((i, ino));
+                match &p.fds {
+                    Fds::Probed { .. } => {
+                        for n in lo..hi {
+                            if let Some(ino) = stat_number(&p.dir, n, &mut buf) {
+                                found.push((i, ino));
+                            }
                         }
                     }
-                } else {
-                    for name in &p.names[lo..hi] {
-                        if let Some(ino) = socket_inode_at(&p.dir, name) {
-                            found.push((i, ino));
+                    Fds::Listed(names) => {
+                        for name in &names[lo..hi] {
+                            if let Some(ino) = socket_inode_at(&p.dir, name) {
+                                found.push((i, ino));
+                            }
                         }
                     }
                 }
@@ -231,16 +233,17 @@ impl OwnerMap {
         // opened meanwhile), listed from there on: the directory offset of descriptor `n` is
         // `n + 2`, so the kernel walks only the open descriptors above the range.
         for (i, p) in procs.iter().enumerate() {
-            if p.names.is_empty() {
-                let Some(rest) = list_fds(&p.dir, Some(p.limit)) else {
-                    // The process exited while being probed.
-                    out.vanished += 1;
-                    continue;
-                };
-                for name in rest {
-                    if let Some(ino) = socket_inode_at(&p.dir, &name) {
-                        found.push((i, ino));
-                    }
+            let Fds::Probed { below } = p.fds else {
+                continue;
+            };
+            let Some(rest) = list_fds(&p.dir, Some(below)) else {
+                // The process exited while being probed.
+                out.vanished += 1;
+                continue;
+            };
+            for name in rest {
+                if let Some(ino) = socket_inode_at(&p.dir, &name) {
+                    found.push((i, ino));
                 }
             }
         }
@@ -300,22 +303,27 @@ fn is_procfs(s: &rustix::fs::StatFs) -> bool {
     s.f_type as i64 == PROC_SUPER_MAGIC
 }
 
-/// One process's fd directory in the scan: either the listed descriptor names, or (when
-/// `names` is empty) the numbers `0..limit` to probe, the rest being listed afterwards.
+/// One process's fd directory in the scan.
 struct Proc {
     pid: u32,
     dir: rustix::fd::OwnedFd,
-    names: Vec<Box<CStr>>,
-    limit: usize,
+    fds: Fds,
+}
+
+/// Which descriptors of a process are `stat`ed.
+enum Fds {
+    /// The names a listing gave.
+    Listed(Vec<Box<CStr>>),
+    /// Every number below `below`; the descriptors above it are listed afterwards.
+    Probed { below: usize },
 }
 
 impl Proc {
     /// Number of work items: names to stat, or numbers to probe.
     fn len(&self) -> usize {
-        if self.names.is_empty() {
-            self.limit
-        } else {
-            self.names.len()
+        match &self.fds {
+            Fds::Listed(names) => names.len(),
+            Fds::Probed { below } => *below,
         }
     }
 }
