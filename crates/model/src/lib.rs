@@ -12,6 +12,7 @@
 mod filter;
 mod kernel;
 mod mysql;
+mod number;
 mod services;
 mod sink;
 mod snapshot;
@@ -21,6 +22,7 @@ mod state;
 pub use filter::{Cidr, FilterError, PortMatch, SocketFilter};
 pub use kernel::{KernelContext, Sockstat};
 pub use mysql::{processlist_host, MysqlHostSleep, MysqlStatus};
+pub use number::thousands;
 pub use services::ServiceNames;
 pub use sink::{CountingSink, FnSink, SocketSink, VecSink};
 pub use snapshot::{Gap, GapKind, ScanInfo, Snapshot, SourceKind, UnknownRow};

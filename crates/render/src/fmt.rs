@@ -43,18 +43,7 @@ impl Style {
     }
 }
 
-/// `1234567` -> `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use tcpdoctor_model::thousands;
 
 /// Milliseconds as ss prints timers: `59sec`, `1min59sec`, `2h1min`, `350ms`.
 pub fn duration_ms(ms: u64) -> String {

@@ -94,17 +94,8 @@ pub(crate) fn top_by<T>(
     v.sort_by(cmp);
 }
 
-pub(crate) fn n(x: u64) -> String {
-    let s = x.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// A count with thousands separators, as every report prints them.
+pub(crate) use tcpdoctor_model::thousands as n;
 
 /// A rate with sensible precision: `470`, `12.5`, `0.25`.
 pub(crate) fn rate(x: f64) -> String {
