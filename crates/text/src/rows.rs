@@ -500,6 +500,23 @@ fn reset(sock: &mut Socket) {
     }
 }
 
+/// Numeric endpoints; the family is the local address's.
+fn set_ips(sock: &mut Socket, local: (IpAddr, u16), remote: (IpAddr, u16)) {
+    sock.family = if local.0.is_ipv4() {
+        Family::Inet
+    } else {
+        Family::Inet6
+    };
+    sock.local = Endpoint {
+        host: Host::Ip(local.0),
+        port: Port::Num(local.1),
+    };
+    sock.remote = Endpoint {
+        host: Host::Ip(remote.0),
+        port: Port::Num(remote.1),
+    };
+}
+
 fn set_endpoints(sock: &mut Socket, fam: Option<Family>, local: Ep, remote: Ep) {
     let family = fam
         .or_else(|| local.family())
@@ -1220,19 +1237,7 @@ pub(crate) fn proc_row(t: &Toks<'_>, o: &ProcOpts, sock: &mut Socket) -> Row {
     };
     let st = t.at(3);
     reset(sock);
-    sock.family = if lip.is_ipv4() {
-        Family::Inet
-    } else {
-        Family::Inet6
-    };
-    sock.local = Endpoint {
-        host: Host::Ip(lip),
-        port: Port::Num(lport),
-    };
-    sock.remote = Endpoint {
-        host: Host::Ip(rip),
-        port: Port::Num(rport),
-    };
+    set_ips(sock, (lip, lport), (rip, rport));
     if let Some((tx, rx)) = t.at(4).split_once(':') {
         sock.send_q = hex_u32(tx);
         sock.recv_q = hex_u32(rx);
@@ -1408,19 +1413,11 @@ pub(crate) fn ps_row(t: &Toks<'_>, lay: &PsLayout, sock: &mut Socket, facts: &mu
     } else {
         IpAddr::V6(Ipv6Addr::UNSPECIFIED)
     });
-    sock.family = if lip.is_ipv4() {
-        Family::Inet
-    } else {
-        Family::Inet6
-    };
-    sock.local = Endpoint {
-        host: Host::Ip(lip),
-        port: Port::Num(lport),
-    };
-    sock.remote = Endpoint {
-        host: Host::Ip(rip),
-        port: Port::Num(rp.and_then(parse_u16).unwrap_or(0)),
-    };
+    set_ips(
+        sock,
+        (lip, lport),
+        (rip, rp.and_then(parse_u16).unwrap_or(0)),
+    );
     if let Some(p) = pid.and_then(parse_u32) {
         if p != 0 {
             sock.owners.push(Arc::new(Process {
