@@ -10,22 +10,12 @@
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use tcpdoctor_lab::is_root;
 
 const EXE: &str = env!("CARGO_BIN_EXE_tcpdoctor");
 
 /// The two tests that look for leftovers of any lab run must not run at the same time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
 
 fn skip(name: &str) -> bool {
     if is_root() {

@@ -12,6 +12,7 @@
 use mysql::prelude::Queryable;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use tcpdoctor_lab::is_root;
 use tcpdoctor_lab::mariadb::{binaries, Mariadb, LAB_USER};
 use tcpdoctor_lab::scenario::ClientMode;
 use tcpdoctor_lab::worker::{Role, WorkerSpec, PASSWORD_ENV as WORKER_PASSWORD_ENV};
@@ -20,17 +21,6 @@ use tcpdoctor_testkit::Netns;
 const EXE: &str = env!("CARGO_BIN_EXE_tcpdoctor");
 const SERVER_IP: &str = "10.214.7.1";
 const CLIENT_IP: &str = "10.214.7.2";
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
 
 /// The server's root account through its unix socket (the test's own view, not tcpdoctor's).
 fn root(db: &Mariadb) -> mysql::Conn {
