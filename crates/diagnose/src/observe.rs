@@ -97,7 +97,8 @@ pub struct ProcessStats {
     pub close_wait_timers: [u64; 4],
     /// Highest keepalive probe count seen on a CLOSE_WAIT socket.
     pub close_wait_max_probes: u32,
-    /// CLOSE_WAIT sockets per remote service (address, port), at most 16 kept.
+    /// CLOSE_WAIT sockets per remote service (address, port), at most 16 kept; port 0 stands
+    /// for the clients from that address when the socket is on a listened port.
     pub close_wait_remotes: HashMap<(IpAddr, u16), u64>,
     /// Sample CLOSE_WAIT sockets.
     pub samples: Vec<SampleSocket>,
@@ -419,6 +420,9 @@ impl SocketSink for Observation {
                     e.close_wait_max_probes = e.close_wait_max_probes.max(s.retransmits);
                 }
                 if let (Some(ip), Some(rp)) = (rip, rport) {
+                    // A client of a listened port: its port is ephemeral, one per connection,
+                    // so only its address says anything.
+                    let rp = if listened { 0 } else { rp };
                     let n = e.close_wait_remotes.len();
                     match e.close_wait_remotes.get_mut(&(ip, rp)) {
                         Some(c) => *c += 1,

@@ -259,6 +259,7 @@ fn main_scenarios_snapshot() {
         "time-wait-client-side",
         "ephemeral-port-exhaustion-critical",
         "close-wait-leak",
+        "close-wait-leak-server-side",
         "connection-growth",
         "accept-queue-overflow",
         "syn-recv-flood",

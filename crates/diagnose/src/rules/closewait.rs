@@ -201,10 +201,20 @@ pub(crate) fn close_wait_leak(ctx: &Ctx<'_>) -> Vec<Finding> {
         remotes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let any_mysql = remotes.iter().any(|((_, port), _)| *port == 3306);
         for ((ip, port), c) in remotes.iter().take(5) {
+            // Port 0: the clients from `ip` of a port this process listens on.
+            let (kind, key, label) = if *port == 0 {
+                (GroupKind::Peer, ip.to_string(), format!("client {ip}"))
+            } else {
+                (
+                    GroupKind::RemoteService,
+                    remote_str(*ip, *port),
+                    format!("{} at {ip}", ctx.port_label(*port)),
+                )
+            };
             e.groups.push(EvidenceGroup {
-                kind: GroupKind::RemoteService,
-                key: remote_str(*ip, *port),
-                label: format!("{} at {ip}", ctx.port_label(*port)),
+                kind,
+                key,
+                label,
                 count: **c,
                 states: None,
                 metrics: Vec::new(),
