@@ -159,6 +159,16 @@ impl ListeningPorts {
         }
     }
 
+    /// Adds every port of `other`.
+    pub fn union(&mut self, other: &ListeningPorts) {
+        let mut len = 0usize;
+        for (a, b) in self.bits.iter_mut().zip(&other.bits) {
+            *a |= b;
+            len += a.count_ones() as usize;
+        }
+        self.len = len;
+    }
+
     /// Adds the local port of `s` if it is a listener with a numeric port.
     #[inline]
     pub fn observe(&mut self, s: &Socket) {

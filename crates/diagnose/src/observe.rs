@@ -254,6 +254,152 @@ impl Observation {
     }
 }
 
+impl Observation {
+    /// Adds what `other` saw, an observation of other sockets of the same scan (a part built
+    /// on another thread). Counts add up exactly; sample lists take `other`'s samples after
+    /// this one's, up to the configured number; the address-keyed maps stay within
+    /// `max_keys`, and the sockets of keys that do not fit are counted in `dropped_keys`, as
+    /// when one observation meets them.
+    pub fn merge(&mut self, other: Observation) {
+        let cap = self.cfg.max_keys;
+        let nsamp = self.cfg.samples;
+        self.owners_resolved |= other.owners_resolved;
+        self.total += other.total;
+        self.states.merge(&other.states);
+        self.listening.union(&other.listening);
+        self.dropped_keys += other.dropped_keys;
+        for l in other.listeners {
+            if self.listeners.len() < cap {
+                self.listeners.push(l);
+            } else {
+                self.dropped_keys += 1;
+            }
+        }
+        for (p, c) in other.by_local_port {
+            self.by_local_port.entry(p).or_default().merge(&c);
+        }
+        self.dropped_keys += add_capped(&mut self.server_tw_peers, other.server_tw_peers, cap);
+        merge_samples(&mut self.server_tw_samples, other.server_tw_samples, nsamp);
+        merge_samples(&mut self.syn_recv_samples, other.syn_recv_samples, nsamp);
+        for (k, v) in other.port_spaces {
+            let n = self.port_spaces.len();
+            match self.port_spaces.get_mut(&k) {
+                Some(e) => {
+                    e.states.merge(&v.states);
+                    e.in_range += v.in_range;
+                    extend_samples(&mut e.samples, v.samples, nsamp);
+                }
+                None if n < cap => {
+                    self.port_spaces.insert(k, v);
+                }
+                None => self.dropped_keys += v.states.total(),
+            }
+        }
+        self.client_in_range += other.client_in_range;
+        for (a, b) in self.client_ports.iter_mut().zip(&other.client_ports) {
+            *a |= b;
+        }
+        for (pid, v) in other.processes {
+            let n = self.processes.len();
+            match self.processes.get_mut(&pid) {
+                Some(e) => {
+                    e.states.merge(&v.states);
+                    e.close_wait_unread += v.close_wait_unread;
+                    for (a, b) in e.close_wait_timers.iter_mut().zip(v.close_wait_timers) {
+                        *a += b;
+                    }
+                    e.close_wait_max_probes = e.close_wait_max_probes.max(v.close_wait_max_probes);
+                    for (k, c) in v.close_wait_remotes {
+                        let n = e.close_wait_remotes.len();
+                        match e.close_wait_remotes.get_mut(&k) {
+                            Some(x) => *x += c,
+                            None if n < 16 => {
+                                e.close_wait_remotes.insert(k, c);
+                            }
+                            None => {}
+                        }
+                    }
+                    extend_samples(&mut e.samples, v.samples, nsamp);
+                }
+                None if n < cap => {
+                    self.processes.insert(pid, v);
+                }
+                None => self.dropped_keys += v.states.total(),
+            }
+        }
+        for (ip, v) in other.peers {
+            let n = self.peers.len();
+            match self.peers.get_mut(&ip) {
+                Some(e) => {
+                    e.established += v.established;
+                    e.close_wait += v.close_wait;
+                    e.syn_recv += v.syn_recv;
+                    e.time_wait += v.time_wait;
+                    e.fin_wait2 += v.fin_wait2;
+                }
+                None if n < cap => {
+                    self.peers.insert(ip, v);
+                }
+                // One key per socket with a peer address; the other socket counts are not
+                // kept per peer, so count the sockets this key stood for.
+                None => {
+                    self.dropped_keys +=
+                        v.established + v.close_wait + v.syn_recv + v.time_wait + v.fin_wait2;
+                }
+            }
+        }
+        for (k, c) in other.close_wait_by_service {
+            *self.close_wait_by_service.entry(k).or_insert(0) += c;
+        }
+        for id in other.close_wait_ids {
+            if self.close_wait_ids.len() >= cap {
+                break;
+            }
+            self.close_wait_ids.insert(id);
+        }
+        self.no_inode.merge(&other.no_inode);
+        self.fin_wait2_held += other.fin_wait2_held;
+        extend_samples(&mut self.fin_wait2_samples, other.fin_wait2_samples, nsamp);
+        self.with_timer += other.with_timer;
+    }
+}
+
+/// Adds counts key by key, new keys only while the map holds fewer than `cap`; returns the
+/// counts that did not fit.
+fn add_capped<K: std::hash::Hash + Eq>(
+    to: &mut FxHashMap<K, u64>,
+    from: FxHashMap<K, u64>,
+    cap: usize,
+) -> u64 {
+    let mut dropped = 0;
+    for (k, c) in from {
+        let n = to.len();
+        match to.get_mut(&k) {
+            Some(x) => *x += c,
+            None if n < cap => {
+                to.insert(k, c);
+            }
+            None => dropped += c,
+        }
+    }
+    dropped
+}
+
+fn extend_samples(to: &mut Vec<SampleSocket>, from: Vec<SampleSocket>, n: usize) {
+    let room = n.saturating_sub(to.len());
+    to.extend(from.into_iter().take(room));
+}
+
+fn merge_samples(
+    to: &mut FxHashMap<u16, Vec<SampleSocket>>,
+    from: FxHashMap<u16, Vec<SampleSocket>>,
+    n: usize,
+) {
+    for (k, v) in from {
+        extend_samples(to.entry(k).or_default(), v, n);
+    }
+}
+
 fn peer_ip(s: &Socket) -> Option<IpAddr> {
     if !s.is_connected() {
         return None;

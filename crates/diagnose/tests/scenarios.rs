@@ -371,3 +371,38 @@ fn check_mode_on_scenarios() {
         .output()
     );
 }
+
+/// What must not depend on how the sockets were split across observations: everything a
+/// finding says except which sample sockets it shows.
+fn without_samples(r: &tcpdoctor_diagnose::Report) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap();
+    if let Some(fs) = v.get_mut("findings").and_then(|f| f.as_array_mut()) {
+        for f in fs {
+            if let Some(e) = f.get_mut("evidence").and_then(|e| e.as_object_mut()) {
+                e.remove("samples");
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn observations_merged_from_parts_give_the_same_report() {
+    // The text pipeline observes big inputs in parts on worker threads and merges them: the
+    // report must be the one a single observation gives (samples aside), for every scenario
+    // and for several ways of splitting.
+    for path in scenario_files() {
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let sc = load(&path);
+        let whole = without_samples(&run(&sc));
+        let one: Vec<String> = observe_split(&sc, 1, 1).iter().map(counts).collect();
+        for (parts, turn) in [(2, 1), (3, 5)] {
+            let merged: Vec<String> = observe_split(&sc, parts, turn).iter().map(counts).collect();
+            assert_eq!(one, merged, "{file}: {parts} parts, turns of {turn}");
+        }
+        for (parts, turn) in [(2, 1), (2, 7), (3, 5), (4, 64)] {
+            let split = without_samples(&run_split(&sc, parts, turn));
+            assert_eq!(whole, split, "{file}: {parts} parts, turns of {turn}");
+        }
+    }
+}

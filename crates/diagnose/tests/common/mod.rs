@@ -33,10 +33,12 @@ use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use tcpdoctor_diagnose::{diagnose, DiagnoseInput, Observation, ObserveConfig, Report, SourceOs};
+use tcpdoctor_diagnose::{
+    diagnose, DiagnoseInput, ListeningPorts, Observation, ObserveConfig, Report, SourceOs,
+};
 use tcpdoctor_model::{
-    KernelContext, Process, ScanInfo, ServiceNames, Snapshot, Socket, SourceKind, TcpState, Timer,
-    TimerKind,
+    KernelContext, Process, ScanInfo, ServiceNames, Snapshot, Socket, SocketSink, SourceKind,
+    TcpState, Timer, TimerKind,
 };
 
 #[derive(Deserialize)]
@@ -304,4 +306,101 @@ pub fn text(r: &Report) -> String {
         s.push_str(&format!("  facts: {}\n", f.facts.join(", ")));
     }
     s
+}
+
+/// Each scan observed in `parts` observations that get the sockets in turns of `turn` (as
+/// the text pipeline's worker parts do), then merged into the first; `parts == 1` is one
+/// observation of the whole scan.
+pub fn observe_split(sc: &Scenario, parts: usize, turn: usize) -> Vec<Observation> {
+    let mut obs = Vec::new();
+    for scan in &sc.scans {
+        let mut info = ScanInfo::new(scan.source);
+        info.owners_resolved = scan.owners_resolved;
+        info.taken_at_ms = scan.taken_at_ms;
+        let socks = sockets(&scan.sockets);
+        let cfg = ObserveConfig {
+            port_range: sc.kernel.local_port_range(),
+            listening: ListeningPorts::from_sockets(&socks),
+            ..Default::default()
+        };
+        let mut split: Vec<Observation> = (0..parts)
+            .map(|_| Observation::new(&info, cfg.clone()))
+            .collect();
+        for (i, chunk) in socks.chunks(turn).enumerate() {
+            for s in chunk {
+                split[i % parts].socket(s);
+            }
+        }
+        let mut it = split.into_iter();
+        let mut o = it.next().unwrap();
+        for p in it {
+            o.merge(p);
+        }
+        obs.push(o);
+    }
+    obs
+}
+
+/// Like [`run`], on the observations of [`observe_split`].
+pub fn run_split(sc: &Scenario, parts: usize, turn: usize) -> Report {
+    let os: SourceOs = sc.os.parse().unwrap();
+    let obs = observe_split(sc, parts, turn);
+    let services = ServiceNames::parse(&sc.services);
+    let mut input = DiagnoseInput::new(&obs, &sc.kernel, os);
+    input.kernel_before = sc.kernel_before.as_ref();
+    input.interval_ms = sc.interval_ms;
+    input.services = Some(&services);
+    input.mysql = sc.mysql.as_ref();
+    input.mysql_before = sc.mysql_before.as_ref();
+    diagnose(&input)
+}
+
+/// Every count an observation holds, in a stable order (samples and listener order aside).
+pub fn counts(o: &Observation) -> String {
+    fn sorted<T: std::fmt::Debug>(v: impl IntoIterator<Item = T>) -> Vec<String> {
+        let mut v: Vec<String> = v.into_iter().map(|x| format!("{x:?}")).collect();
+        v.sort();
+        v
+    }
+    let mut out = String::new();
+    out += &format!(
+        "total {} states {:?} listening {:?} listeners {} client_in_range {} client_ports {} \
+         no_inode {:?} fin_wait2_held {} with_timer {} dropped {}\n",
+        o.total,
+        o.states,
+        o.listening.iter().collect::<Vec<_>>(),
+        o.listeners.len(),
+        o.client_in_range,
+        o.client_ports_in_use(),
+        o.no_inode,
+        o.fin_wait2_held,
+        o.with_timer,
+        o.dropped_keys
+    );
+    out += &format!("by_local_port {:?}\n", sorted(&o.by_local_port));
+    out += &format!("server_tw_peers {:?}\n", sorted(&o.server_tw_peers));
+    out += &format!(
+        "port_spaces {:?}\n",
+        sorted(o.port_spaces.iter().map(|(k, v)| (k, v.states, v.in_range)))
+    );
+    out += &format!(
+        "processes {:?}\n",
+        sorted(o.processes.iter().map(|(k, v)| {
+            (
+                k,
+                v.states,
+                v.close_wait_unread,
+                v.close_wait_timers,
+                v.close_wait_max_probes,
+                sorted(&v.close_wait_remotes),
+            )
+        }))
+    );
+    out += &format!("peers {:?}\n", sorted(&o.peers));
+    out += &format!(
+        "close_wait_by_service {:?}\n",
+        sorted(&o.close_wait_by_service)
+    );
+    out += &format!("close_wait_ids {:?}\n", sorted(&o.close_wait_ids));
+    out
 }
