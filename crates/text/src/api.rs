@@ -381,6 +381,37 @@ pub trait TextSink {
     fn duplicate(&mut self, _dup: &Duplicate) {}
     /// The snapshot ends.
     fn end_snapshot(&mut self, _summary: &SnapshotSummary) {}
+    /// A new [`SinkPart`] for a worker thread, one of `of` that share the snapshot's sockets,
+    /// made for the current snapshot; or `None` (the default): then every socket comes to
+    /// [`TextSink::socket`].
+    fn part(&mut self, _of: usize) -> Option<Box<dyn SinkPart>> {
+        None
+    }
+    /// A part made by [`TextSink::part`] comes back with what it collected: always before
+    /// [`TextSink::end_snapshot`] of its snapshot and before the parse returns.
+    fn join(&mut self, _part: Box<dyn SinkPart>) {}
+}
+
+/// The worker-thread side of a [`TextSink`], for sinks whose work on sockets can be split
+/// and merged (counts, aggregates).
+///
+/// When an input is big enough to be read on worker threads (over 1 MiB) and the sink
+/// offers parts, the sockets of the common Linux `netstat` rows are handed, after the
+/// duplicate check, to a part on a worker instead of to [`TextSink::socket`]. Everything
+/// else stays on the calling thread: snapshot events, duplicates, unknown and skipped rows,
+/// every other row, and every listening socket. Each part gets the sockets of whole 1 MiB
+/// chunks, in input order within a chunk; which chunk goes to which part is fixed by the
+/// chunk's position, so a run is reproducible. The sink sees every socket exactly once,
+/// either itself or through a part given back to [`TextSink::join`].
+pub trait SinkPart: Send {
+    /// One socket of the snapshot the part was made for, with its 1-based line number.
+    fn socket(&mut self, socket: &Socket, line: usize);
+    /// A listening socket that went to the sink itself (not to be counted here), before the
+    /// rows that follow it: a part learns from it which ports are listened on, as a sink
+    /// that sees every row in order would.
+    fn listener(&mut self, socket: &Socket);
+    /// The part as `Any`, for [`TextSink::join`] to take its own type back.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
 }
 
 impl<T: TextSink + ?Sized> TextSink for &mut T {
@@ -401,6 +432,12 @@ impl<T: TextSink + ?Sized> TextSink for &mut T {
     }
     fn end_snapshot(&mut self, summary: &SnapshotSummary) {
         (**self).end_snapshot(summary)
+    }
+    fn part(&mut self, of: usize) -> Option<Box<dyn SinkPart>> {
+        (**self).part(of)
+    }
+    fn join(&mut self, part: Box<dyn SinkPart>) {
+        (**self).join(part)
     }
 }
 

@@ -18,9 +18,10 @@
 //!   Memory stays bounded whatever the input size: one line (at most
 //!   [`ParseOptions::max_line_bytes`]), one socket buffer, and a capped duplicate table per
 //!   snapshot ([`ParseOptions::dedupe_cap`], 1.8 MB at most by default); inputs over 1 MiB
-//!   are read on worker threads ([`ParseOptions::threads`]) with at most two 1 MiB chunks per
-//!   worker in flight (measured peak RSS of the whole parse of a 1 GB `netstat -tan` file:
-//!   about 19 MB; `scripts/bench-analyze` and docs/benchmarks.md have the speed figures).
+//!   are read on worker threads ([`ParseOptions::threads`]) with at most eight 1 MiB chunks
+//!   per worker in existence (`scripts/bench-analyze` and docs/benchmarks.md have the speed
+//!   and memory figures). A sink that offers [`SinkPart`]s gets the sockets of the common
+//!   Linux rows built and handed over on the worker threads.
 //! - [`parse_bytes`]: everything collected into a [`ParseOutput`] (memory grows with the
 //!   number of sockets, by design).
 //!
@@ -44,7 +45,7 @@ mod rows;
 mod words;
 
 pub use api::{
-    Duplicate, Format, ParseOptions, ParseOutput, ParseStats, Skipped, SnapshotMeta,
+    Duplicate, Format, ParseOptions, ParseOutput, ParseStats, SinkPart, Skipped, SnapshotMeta,
     SnapshotSummary, SocketsOnly, SourceOs, SsSummary, SsTransport, TextError, TextSink,
     DEFAULT_DEDUPE_CAP,
 };
@@ -124,8 +125,14 @@ pub fn parse_reader<R: BufRead, S: TextSink + ?Sized>(
                 return parser.finish(sink);
             }
         }
-        let n = buf.len();
-        parser.feed(buf, sink);
+        // At most the first MiB here, even when the reader hands over more at once (a byte
+        // slice hands over everything).
+        let n = if workers > 1 {
+            buf.len().min(pipeline::CHUNK.saturating_sub(fed).max(1))
+        } else {
+            buf.len()
+        };
+        parser.feed(&buf[..n], sink);
         fed += n;
         reader.consume(n);
     }

@@ -130,8 +130,8 @@ pub struct Parser {
     /// A section title (`Active Internet connections`) waiting for its table: its line and
     /// its key (a second title of the same kind in one snapshot starts a new snapshot).
     title: Option<(usize, u64)>,
-    /// Recent `pid/program` owners (see [`Parser::owner`]).
-    owners: Vec<Option<Arc<Process>>>,
+    /// Recent `pid/program` owners.
+    owners: OwnerCache,
 }
 
 /// Slots of the owner cache.
@@ -174,6 +174,43 @@ fn same_family(a: Format, b: Format) -> bool {
         f => f,
     };
     fam(a) == fam(b) || b == Format::PastedRows
+}
+
+/// The shared `Process` for a `pid/program` column: rows of one process share one
+/// allocation (a small direct-mapped cache, so memory stays bounded).
+#[derive(Debug, Default)]
+pub(crate) struct OwnerCache(Vec<Option<Arc<Process>>>);
+
+impl OwnerCache {
+    pub(crate) fn get(&mut self, pid: u32, comm: &[u8]) -> Arc<Process> {
+        let comm = std::str::from_utf8(comm).unwrap_or_default();
+        let slot = (pid as usize).wrapping_mul(0x9E37_79B9) >> 7 & (OWNER_CACHE - 1);
+        if self.0.len() < OWNER_CACHE {
+            self.0.resize(OWNER_CACHE, None);
+        }
+        if let Some(Some(p)) = self.0.get(slot) {
+            if p.pid == pid && p.comm == comm {
+                return Arc::clone(p);
+            }
+        }
+        let p = Arc::new(Process {
+            pid,
+            comm: comm.to_string(),
+            ..Process::default()
+        });
+        if let Some(s) = self.0.get_mut(slot) {
+            *s = Some(Arc::clone(&p));
+        }
+        p
+    }
+}
+
+/// Whether a compact row has a concrete remote endpoint (what [`is_connected`] says of the
+/// socket it stands for; a cut host is a name, never `*`).
+fn compact_connected(c: &Compact) -> bool {
+    !matches!(c.state, TcpState::Listen | TcpState::Close)
+        && (c.cut[1].is_some() || !c.remote.0.is_unspecified())
+        && c.remote.1 != 0
 }
 
 fn is_connected(s: &Socket) -> bool {
@@ -240,7 +277,7 @@ impl Parser {
             carry_truncated: false,
             cmd_line: None,
             title: None,
-            owners: Vec::new(),
+            owners: OwnerCache::default(),
         }
     }
 
@@ -838,6 +875,35 @@ impl Parser {
         }
     }
 
+    /// Like [`Parser::compact_line`] for a pipeline whose sink has worker parts: in the
+    /// common case (a row in the middle of its table, not a listener) only the bookkeeping and
+    /// the duplicate check happen here, and the line number is returned for the socket to be
+    /// built and delivered on a worker. Otherwise the row is handled here as by
+    /// `compact_line` and `None` is returned (also for a duplicate).
+    pub(crate) fn compact_defer<S: TextSink + ?Sized>(
+        &mut self,
+        c: &Compact,
+        fp: u64,
+        line: &[u8],
+        sink: &mut S,
+    ) -> Option<usize> {
+        let format = self.opts.format.unwrap_or(Format::NetstatLinux);
+        if c.state != TcpState::Listen
+            && self.pending.is_none()
+            && format != Format::WindowsNetstat
+            && self.snap.as_ref().is_some_and(|s| {
+                s.format == format && (c.owner.is_none() || s.info.owners_resolved)
+            })
+        {
+            self.line_no += 1;
+            self.nonblank += 1;
+            self.win_cont = false;
+            return self.admit(c.state, fp, compact_connected(c), sink);
+        }
+        self.compact_line(c, fp, line, sink);
+        None
+    }
+
     /// The fast path for a simple Linux row read by [`fast_linux_row`] (here or on a worker).
     pub(crate) fn compact_line<S: TextSink + ?Sized>(
         &mut self,
@@ -849,7 +915,7 @@ impl Parser {
         c.apply(&mut self.sock, line);
         if let Some((pid, a, b)) = c.owner {
             let comm = line.get(a as usize..b as usize).unwrap_or_default();
-            let p = self.owner(pid, comm);
+            let p = self.owners.get(pid, comm);
             self.sock.owners.push(p);
         }
         let format = self.opts.format.unwrap_or(Format::NetstatLinux);
@@ -882,30 +948,6 @@ impl Parser {
         self.fast_line(pre, None, sink);
     }
 
-    /// The shared `Process` for a `pid/program` column: rows of one process share one
-    /// allocation (a small direct-mapped cache, so memory stays bounded).
-    fn owner(&mut self, pid: u32, comm: &[u8]) -> Arc<Process> {
-        let comm = std::str::from_utf8(comm).unwrap_or_default();
-        let slot = (pid as usize).wrapping_mul(0x9E37_79B9) >> 7 & (OWNER_CACHE - 1);
-        if self.owners.len() < OWNER_CACHE {
-            self.owners.resize(OWNER_CACHE, None);
-        }
-        if let Some(Some(p)) = self.owners.get(slot) {
-            if p.pid == pid && p.comm == comm {
-                return Arc::clone(p);
-            }
-        }
-        let p = Arc::new(Process {
-            pid,
-            comm: comm.to_string(),
-            ..Process::default()
-        });
-        if let Some(s) = self.owners.get_mut(slot) {
-            *s = Some(Arc::clone(&p));
-        }
-        p
-    }
-
     /// Emits the socket in the buffer with a known state, after the duplicate check.
     fn emit_known<S: TextSink + ?Sized>(
         &mut self,
@@ -914,11 +956,35 @@ impl Parser {
         hold: bool,
         sink: &mut S,
     ) {
-        let line_no = self.line_no;
-        let Some(s) = &mut self.snap else { return };
-        s.last_line = line_no;
         self.sock.state = st;
-        if is_connected(&self.sock) {
+        let connected = is_connected(&self.sock);
+        let Some(line_no) = self.admit(st, fp, connected, sink) else {
+            return;
+        };
+        if hold {
+            self.pending = Some(Pending {
+                sock: self.sock.clone(),
+                line: line_no,
+            });
+        } else {
+            sink.socket(&self.sock, line_no);
+        }
+    }
+
+    /// The duplicate check and the counts for a row with a known state on the current line:
+    /// the line number when the socket is to be delivered, `None` for a duplicate (reported)
+    /// or when no snapshot is open.
+    fn admit<S: TextSink + ?Sized>(
+        &mut self,
+        st: TcpState,
+        fp: u64,
+        connected: bool,
+        sink: &mut S,
+    ) -> Option<usize> {
+        let line_no = self.line_no;
+        let s = self.snap.as_mut()?;
+        s.last_line = line_no;
+        if connected {
             if let Seen::Repeat(first) = s.dedupe.check(fp, line_no) {
                 s.dups += 1;
                 s.dup_counts.add(st);
@@ -929,20 +995,13 @@ impl Parser {
                     first_line: first,
                     state: st,
                 });
-                return;
+                return None;
             }
         }
         s.counts.add(st);
         self.stats.sockets += 1;
         self.stats.states.add(st);
-        if hold {
-            self.pending = Some(Pending {
-                sock: self.sock.clone(),
-                line: line_no,
-            });
-        } else {
-            sink.socket(&self.sock, line_no);
-        }
+        Some(line_no)
     }
 
     fn forced_or(&self, f: Format) -> Format {
@@ -1827,6 +1886,7 @@ pub(crate) fn fast_user_inode(section: &Section) -> Option<bool> {
 }
 
 /// A line a pipeline worker already read (see [`Parser::fast_line`]).
+#[derive(Clone, Copy)]
 pub(crate) enum Pre {
     /// A TCP row with a known state; the socket is the worker's.
     Tcp {

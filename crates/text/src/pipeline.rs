@@ -9,18 +9,28 @@
 //! in between) is read again by the ordinary [`Parser::feed_line`]. The result is exactly the
 //! sequential parse; only the work is spread.
 //!
-//! Memory: at most `2 × workers` chunks of [`CHUNK`] bytes are in flight, each with its
-//! decoded sockets (about 3 MB per chunk of a typical `netstat` listing).
+//! When the sink offers [`SinkPart`]s, the sockets of the common Linux rows are not built on
+//! the calling thread: after their bookkeeping and duplicate check there, the chunk goes back
+//! to the worker that read it, which builds them and hands them to its part. Chunk `k` is read
+//! and delivered by worker `k mod workers`, so a run is reproducible. Listening sockets stay
+//! on the calling thread and are told to every part before its next chunk. Before a snapshot
+//! ends (and before the parse returns) every part is given back to the sink.
+//!
+//! Memory: at most `4 × workers` chunks of [`CHUNK`] bytes are being read and at most
+//! `8 × workers` chunks exist at all, each with its decoded rows (about 3 MB per chunk of a
+//! typical `netstat` listing).
 
-use crate::api::{TextError, TextSink};
+use crate::api::{
+    Duplicate, SinkPart, Skipped, SnapshotMeta, SnapshotSummary, TextError, TextSink,
+};
 use crate::dedupe::fingerprint;
-use crate::parser::{fast_user_inode, read_row, Parser, Pre, Section};
+use crate::parser::{fast_user_inode, read_row, OwnerCache, Parser, Pre, Section};
 use crate::rows::{fast_linux_row, tokenize, Compact, Row, RowFacts, RowState, SsContext, Toks};
 use crate::words::proto_word;
 use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use tcpdoctor_model::{Socket, TcpState};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use tcpdoctor_model::{Socket, TcpState, UnknownRow};
 
 /// Bytes per chunk.
 pub(crate) const CHUNK: usize = 1 << 20;
@@ -46,10 +56,55 @@ enum Res {
 }
 
 struct Job {
+    /// Position of the chunk in the input (chunk `seq` goes to worker `seq % workers`).
+    seq: usize,
     data: Vec<u8>,
     hint: (Section, SsContext),
     socks: Vec<Socket>,
     res: Vec<Res>,
+    /// Rows whose sockets a part gets: index into `res`, line number.
+    defer: Vec<(u32, usize)>,
+}
+
+/// What a deliverer is asked to do, in order.
+enum Msg {
+    /// Tell the part the listeners, then build the chunk's deferred sockets and hand them
+    /// to the part; the chunk comes back on the shared recycling channel.
+    Observe(Job, Vec<Socket>),
+    /// The part to hand sockets to from now on.
+    Part(Box<dyn SinkPart>),
+    /// Give the part back (on the shared parts channel).
+    Flush,
+}
+
+/// Builds the socket of a compact row, owner included.
+fn build(row: &Compact, line: &[u8], sock: &mut Socket, owners: &mut OwnerCache) {
+    row.apply(sock, line);
+    if let Some((pid, a, b)) = row.owner {
+        let comm = line.get(a as usize..b as usize).unwrap_or_default();
+        sock.owners.push(owners.get(pid, comm));
+    }
+}
+
+/// Builds the deferred sockets of `defer` and hands them to `to`.
+fn deliver(
+    data: &[u8],
+    res: &[Res],
+    defer: &[(u32, usize)],
+    sock: &mut Socket,
+    owners: &mut OwnerCache,
+    mut to: impl FnMut(&Socket, usize),
+) {
+    for &(i, line_no) in defer {
+        if let Some(Res::Compact {
+            row, start, end, ..
+        }) = res.get(i as usize)
+        {
+            let line = data.get(*start as usize..*end as usize).unwrap_or_default();
+            build(row, line, sock, owners);
+            to(sock, line_no);
+        }
+    }
 }
 
 fn blank() -> Socket {
@@ -160,6 +215,111 @@ fn fast_section(s: &Section) -> bool {
     )
 }
 
+/// The calling thread's side of the worker parts.
+struct Ctl {
+    to: Vec<Sender<Msg>>,
+    parts: Receiver<Option<Box<dyn SinkPart>>>,
+    /// Which workers hold a part.
+    has_part: Vec<bool>,
+    /// Listeners delivered on this thread since each worker's last chunk.
+    listeners: Vec<Vec<Socket>>,
+    /// A worker stopped (its channel closed).
+    failed: bool,
+    owners: OwnerCache,
+    sock: Socket,
+}
+
+impl Ctl {
+    /// Makes sure worker `w` holds a part; false when the sink offers none.
+    fn ensure_part<S: TextSink + ?Sized>(&mut self, w: usize, sink: &mut S) -> bool {
+        if self.has_part.get(w) == Some(&true) {
+            return true;
+        }
+        let Some(p) = sink.part(self.to.len()) else {
+            return false;
+        };
+        if self.to.get(w).is_some_and(|t| t.send(Msg::Part(p)).is_ok()) {
+            self.has_part[w] = true;
+            true
+        } else {
+            self.failed = true;
+            false
+        }
+    }
+
+    /// Takes every part back (after all the chunks sent to them) and joins it to the sink.
+    fn flush<S: TextSink + ?Sized>(&mut self, sink: &mut S) {
+        let mut asked = 0;
+        for w in 0..self.to.len() {
+            if self.has_part[w] {
+                if self.to[w].send(Msg::Flush).is_ok() {
+                    asked += 1;
+                } else {
+                    self.failed = true;
+                }
+                self.has_part[w] = false;
+            }
+            self.listeners[w].clear();
+        }
+        for _ in 0..asked {
+            match self.parts.recv() {
+                Ok(Some(p)) => sink.join(p),
+                Ok(None) => {}
+                Err(_) => {
+                    self.failed = true;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The sink as the parser sees it while a chunk is consumed: events go through; listeners
+/// are noted for the parts; before a snapshot ends, the sockets of this chunk deferred so far
+/// are delivered here and every part is joined.
+struct Tap<'a, S: TextSink + ?Sized> {
+    sink: &'a mut S,
+    ctl: &'a mut Ctl,
+    data: &'a [u8],
+    res: &'a [Res],
+    defer: &'a mut Vec<(u32, usize)>,
+}
+
+impl<S: TextSink + ?Sized> TextSink for Tap<'_, S> {
+    fn begin_snapshot(&mut self, meta: &SnapshotMeta) {
+        self.sink.begin_snapshot(meta);
+    }
+    fn socket(&mut self, socket: &Socket, line: usize) {
+        self.sink.socket(socket, line);
+        if socket.state == TcpState::Listen {
+            for (w, l) in self.ctl.listeners.iter_mut().enumerate() {
+                if self.ctl.has_part[w] {
+                    l.push(socket.clone());
+                }
+            }
+        }
+    }
+    fn unknown_row(&mut self, row: &UnknownRow) {
+        self.sink.unknown_row(row);
+    }
+    fn skipped(&mut self, skipped: &Skipped) {
+        self.sink.skipped(skipped);
+    }
+    fn duplicate(&mut self, dup: &Duplicate) {
+        self.sink.duplicate(dup);
+    }
+    fn end_snapshot(&mut self, summary: &SnapshotSummary) {
+        let Ctl { owners, sock, .. } = &mut *self.ctl;
+        let sink = &mut *self.sink;
+        deliver(self.data, self.res, self.defer, sock, owners, |s, n| {
+            sink.socket(s, n)
+        });
+        self.defer.clear();
+        self.ctl.flush(self.sink);
+        self.sink.end_snapshot(summary);
+    }
+}
+
 /// Feeds `reader` through `parser` using `workers` threads. `head` is what was already
 /// read (it must end at a line boundary or be the whole input).
 pub(crate) fn run<R: BufRead, S: TextSink + ?Sized>(
@@ -170,38 +330,103 @@ pub(crate) fn run<R: BufRead, S: TextSink + ?Sized>(
 ) -> Result<(), TextError> {
     let opts = parser.options().clone();
     std::thread::scope(|scope| -> Result<(), TextError> {
-        let mut to: Vec<SyncSender<Job>> = Vec::new();
+        let (recycle_tx, recycle) = channel::<Job>();
+        let (parts_tx, parts) = channel::<Option<Box<dyn SinkPart>>>();
+        let mut to: Vec<Sender<Msg>> = Vec::new();
         let mut from: Vec<Receiver<Job>> = Vec::new();
+        let mut readers: Vec<Sender<Job>> = Vec::new();
         for _ in 0..workers {
-            let (tx, rx) = sync_channel::<Job>(1);
-            let (btx, brx) = sync_channel::<Job>(1);
+            let (tx, rx) = channel::<Msg>();
+            let (btx, brx) = channel::<Job>();
+            let (ptx, prx) = channel::<Job>();
+            let (recycle_tx, parts_tx) = (recycle_tx.clone(), parts_tx.clone());
             let opts = &opts;
+            // The reader of chunks.
             scope.spawn(move || {
-                while let Ok(mut job) = rx.recv() {
+                while let Ok(mut job) = prx.recv() {
                     work(&mut job, opts);
                     if btx.send(job).is_err() {
                         break;
                     }
                 }
             });
+            // The deliverer, with its part: a thread of its own, so that reading the next
+            // chunks never waits behind it.
+            scope.spawn(move || {
+                let mut part: Option<Box<dyn SinkPart>> = None;
+                let mut owners = OwnerCache::default();
+                let mut sock = blank();
+                while let Ok(msg) = rx.recv() {
+                    let sent = match msg {
+                        Msg::Observe(mut job, listeners) => {
+                            // The calling thread sends a part before the first chunk.
+                            if let Some(p) = part.as_deref_mut() {
+                                for l in &listeners {
+                                    p.listener(l);
+                                }
+                                deliver(
+                                    &job.data,
+                                    &job.res,
+                                    &job.defer,
+                                    &mut sock,
+                                    &mut owners,
+                                    |s, n| p.socket(s, n),
+                                );
+                            }
+                            job.defer.clear();
+                            recycle_tx.send(job).is_ok()
+                        }
+                        Msg::Part(p) => {
+                            part = Some(p);
+                            true
+                        }
+                        Msg::Flush => parts_tx.send(part.take()).is_ok(),
+                    };
+                    if !sent {
+                        break;
+                    }
+                }
+            });
             to.push(tx);
             from.push(brx);
+            readers.push(ptx);
         }
+        drop((recycle_tx, parts_tx));
+        let mut ctl = Ctl {
+            to,
+            parts,
+            has_part: vec![false; workers],
+            listeners: vec![Vec::new(); workers],
+            failed: false,
+            owners: OwnerCache::default(),
+            sock: blank(),
+        };
         let mut spare: Vec<Job> = Vec::new();
+        let mut jobs = 0usize;
         let mut sent = 0usize;
         let mut done = 0usize;
         let mut carry: Vec<u8> = Vec::new();
         let mut eof = false;
         let stopped = || TextError::Io(std::io::Error::other("a parser worker stopped"));
         loop {
-            // Keep every worker busy with up to two chunks.
-            while !eof && sent - done < 2 * workers {
-                let mut job = spare.pop().unwrap_or_else(|| Job {
-                    data: Vec::with_capacity(CHUNK),
-                    hint: (Section::None, SsContext::default()),
-                    socks: Vec::new(),
-                    res: Vec::new(),
-                });
+            // Keep every reader busy with up to four chunks (the deliverers share the cores).
+            while !eof && sent - done < 4 * workers {
+                let mut job = match spare.pop() {
+                    Some(j) => j,
+                    None if jobs < 8 * workers => {
+                        jobs += 1;
+                        Job {
+                            seq: 0,
+                            data: Vec::with_capacity(CHUNK),
+                            hint: (Section::None, SsContext::default()),
+                            socks: Vec::new(),
+                            res: Vec::new(),
+                            defer: Vec::new(),
+                        }
+                    }
+                    // Every chunk is out: wait for a part to finish one.
+                    None => recycle.recv().map_err(|_| stopped())?,
+                };
                 // The chunk keeps its allocation and its initialised bytes from last time:
                 // only the part past the previous cut is zeroed again.
                 if job.data.len() < CHUNK {
@@ -232,12 +457,17 @@ pub(crate) fn run<R: BufRead, S: TextSink + ?Sized>(
                         Some(i) => carry.extend_from_slice(&job.data[i + 1..]),
                         None => {
                             // A line longer than a chunk: the rest goes through the ordinary
-                            // reader (which caps it), after everything in flight.
+                            // reader (which caps it), after everything in flight and with every
+                            // part given back.
                             while done < sent {
                                 let mut j = from[done % workers].recv().map_err(|_| stopped())?;
-                                consume(parser, &mut j, sink);
+                                consume(parser, &mut j, sink, &mut ctl);
                                 done += 1;
-                                spare.push(j);
+                                hand_back(j, &mut ctl, &mut spare);
+                            }
+                            ctl.flush(sink);
+                            if ctl.failed {
+                                return Err(stopped());
                             }
                             parser.feed(&job.data, sink);
                             loop {
@@ -265,56 +495,107 @@ pub(crate) fn run<R: BufRead, S: TextSink + ?Sized>(
                     break;
                 }
                 job.hint = parser.hint();
-                to[sent % workers].send(job).map_err(|_| stopped())?;
+                job.seq = sent;
+                readers[sent % workers].send(job).map_err(|_| stopped())?;
                 sent += 1;
             }
             if done == sent {
                 break;
             }
             let mut job = from[done % workers].recv().map_err(|_| stopped())?;
-            consume(parser, &mut job, sink);
+            consume(parser, &mut job, sink, &mut ctl);
             done += 1;
-            spare.push(job);
+            hand_back(job, &mut ctl, &mut spare);
+            if ctl.failed {
+                return Err(stopped());
+            }
+            while let Ok(j) = recycle.try_recv() {
+                spare.push(j);
+            }
         }
-        drop(to);
+        // Every part back before the parser ends the last snapshot.
+        ctl.flush(sink);
+        if ctl.failed {
+            return Err(stopped());
+        }
         Ok(())
     })
 }
 
+/// A consumed chunk: to its worker's part when it deferred sockets, else to the spares.
+fn hand_back(mut job: Job, ctl: &mut Ctl, spare: &mut Vec<Job>) {
+    if job.defer.is_empty() {
+        job.res.clear();
+        spare.push(job);
+        return;
+    }
+    let w = job.seq % ctl.to.len();
+    let listeners = std::mem::take(&mut ctl.listeners[w]);
+    if ctl.to[w].send(Msg::Observe(job, listeners)).is_err() {
+        ctl.failed = true;
+    }
+}
+
 /// Walks a worker's results in order.
-fn consume<S: TextSink + ?Sized>(parser: &mut Parser, job: &mut Job, sink: &mut S) {
+fn consume<S: TextSink + ?Sized>(parser: &mut Parser, job: &mut Job, sink: &mut S, ctl: &mut Ctl) {
     let trusted = fast_section(&job.hint.0);
-    let data = &job.data;
+    let w = job.seq % ctl.to.len();
+    let Job {
+        data,
+        hint,
+        socks,
+        res,
+        defer,
+        ..
+    } = job;
+    defer.clear();
+    let mut tap = Tap {
+        sink,
+        ctl,
+        data,
+        res,
+        defer,
+    };
     // Whether the parser is in the table the worker assumed; only a line read the slow way
-    // can change that.
-    let mut ok = trusted && parser.accepts(&job.hint);
-    for r in job.res.drain(..) {
+    // can change that. And whether the sockets of compact rows go to a part.
+    let mut ok = trusted && parser.accepts(hint);
+    let mut to_part = ok && tap.ctl.ensure_part(w, tap.sink);
+    for (i, r) in tap.res.iter().enumerate() {
         match r {
             Res::Compact {
                 row,
                 fp,
                 start,
                 end,
-                ..
-            } if ok => parser.compact_line(
-                &row,
-                fp,
-                data.get(start as usize..end as usize).unwrap_or_default(),
-                sink,
-            ),
+            } if ok => {
+                let line = tap
+                    .data
+                    .get(*start as usize..*end as usize)
+                    .unwrap_or_default();
+                if to_part {
+                    if let Some(n) = parser.compact_defer(row, *fp, line, &mut tap) {
+                        tap.defer.push((i as u32, n));
+                    }
+                } else {
+                    parser.compact_line(row, *fp, line, &mut tap);
+                }
+            }
             Res::Fast { pre, socket, .. } if ok => {
                 let mut fallback = blank();
-                let sock = job.socks.get_mut(socket as usize).unwrap_or(&mut fallback);
-                parser.fast_line(pre, Some(sock), sink);
+                let sock = socks.get_mut(*socket as usize).unwrap_or(&mut fallback);
+                parser.fast_line(*pre, Some(sock), &mut tap);
             }
             Res::Compact { start, end, .. }
             | Res::Fast { start, end, .. }
             | Res::Slow { start, end } => {
                 parser.feed_line(
-                    data.get(start as usize..end as usize).unwrap_or_default(),
-                    sink,
+                    tap.data
+                        .get(*start as usize..*end as usize)
+                        .unwrap_or_default(),
+                    &mut tap,
                 );
-                ok = trusted && parser.accepts(&job.hint);
+                ok = trusted && parser.accepts(hint);
+                to_part = ok && tap.ctl.ensure_part(w, tap.sink);
             }
         }
     }

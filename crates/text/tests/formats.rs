@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use tcpdoctor_model::{Family, GapKind, Host, Port, ServiceNames, Socket, TcpState, TimerKind};
 use tcpdoctor_text::{
-    parse_bytes, parse_reader, Format, ParseOptions, ParseOutput, Parser, SnapshotMeta,
+    parse_bytes, parse_reader, Format, ParseOptions, ParseOutput, Parser, SinkPart, SnapshotMeta,
     SnapshotSummary, SourceOs, TextError, TextSink,
 };
 
@@ -1255,6 +1255,148 @@ fn threads_give_exactly_the_sequential_result() {
         assert_eq!(l.len(), l1.len());
         if let Some(i) = (0..l.len()).find(|i| l[*i] != l1[*i]) {
             panic!("event {i} differs: {} vs {}", l[i], l1[i]);
+        }
+    }
+}
+
+/// A sink with worker parts: the events in order, and every socket wherever it arrived.
+#[derive(Default)]
+struct Split {
+    log: Vec<String>,
+    sockets: Vec<String>,
+    /// Listening sockets this sink got in the current snapshot.
+    listeners: Vec<String>,
+    snap: usize,
+    open: bool,
+    made: usize,
+    joined: usize,
+    from_parts: usize,
+}
+
+struct Got {
+    snap: usize,
+    sockets: Vec<String>,
+    told: Vec<String>,
+}
+
+impl SinkPart for Got {
+    fn socket(&mut self, s: &Socket, line: usize) {
+        assert_ne!(s.state, TcpState::Listen, "listeners stay with the sink");
+        self.sockets.push(format!("{line} {s:?}"));
+    }
+    fn listener(&mut self, s: &Socket) {
+        self.told.push(format!("{s:?}"));
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+impl TextSink for Split {
+    fn begin_snapshot(&mut self, m: &SnapshotMeta) {
+        assert!(!self.open);
+        self.open = true;
+        self.snap = m.index;
+        self.listeners.clear();
+        self.log
+            .push(format!("begin {} {} {:?}", m.index, m.format, m.command));
+    }
+    fn socket(&mut self, s: &Socket, line: usize) {
+        if s.state == TcpState::Listen {
+            self.listeners.push(format!("{s:?}"));
+        }
+        self.sockets.push(format!("{line} {s:?}"));
+    }
+    fn unknown_row(&mut self, r: &tcpdoctor_model::UnknownRow) {
+        self.log
+            .push(format!("unknown {} {:?}", r.line, r.raw_state));
+    }
+    fn skipped(&mut self, s: &tcpdoctor_text::Skipped) {
+        self.log.push(format!("skipped {}", s.line));
+    }
+    fn duplicate(&mut self, d: &tcpdoctor_text::Duplicate) {
+        self.log
+            .push(format!("duplicate {} of {}", d.line, d.first_line));
+    }
+    fn end_snapshot(&mut self, s: &SnapshotSummary) {
+        assert_eq!(
+            self.made, self.joined,
+            "every part is back before its snapshot ends"
+        );
+        self.open = false;
+        self.log
+            .push(format!("end {} {} {}", s.index, s.os, s.counts.total()));
+    }
+    fn part(&mut self, of: usize) -> Option<Box<dyn SinkPart>> {
+        assert!(of >= 2);
+        if !self.open {
+            return None;
+        }
+        self.made += 1;
+        Some(Box::new(Got {
+            snap: self.snap,
+            sockets: Vec::new(),
+            told: Vec::new(),
+        }))
+    }
+    fn join(&mut self, part: Box<dyn SinkPart>) {
+        let g = part.into_any().downcast::<Got>().unwrap();
+        assert!(self.open);
+        assert_eq!(
+            g.snap, self.snap,
+            "a part is joined to the snapshot it was made for"
+        );
+        for l in &g.told {
+            assert!(
+                self.listeners.contains(l),
+                "told a listener of another snapshot: {l}"
+            );
+        }
+        self.joined += 1;
+        self.from_parts += g.sockets.len();
+        self.sockets.extend(g.sockets);
+    }
+}
+
+#[test]
+fn parts_on_the_workers_get_exactly_the_sockets_the_sink_would() {
+    let input = big_mixed();
+    let one = ParseOptions {
+        threads: 1,
+        ..ParseOptions::default()
+    };
+    let mut ev = Events::default();
+    let s1 = parse_reader(&input[..], &one, &mut ev).unwrap();
+    let mut want_sockets = ev.sockets;
+    want_sockets.sort();
+    let want_log: Vec<String> = ev
+        .log
+        .into_iter()
+        .filter(|l| !l.starts_with("socket "))
+        .collect();
+    for threads in [2usize, 3] {
+        let opts = ParseOptions {
+            threads,
+            ..ParseOptions::default()
+        };
+        let mut sp = Split::default();
+        let s = parse_reader(&input[..], &opts, &mut sp).unwrap();
+        assert_eq!(s, s1);
+        assert_eq!(sp.log, want_log, "{threads} threads");
+        assert_eq!(sp.made, sp.joined);
+        // The netstat blocks' rows (a third of the input) go to parts.
+        assert!(sp.made >= threads, "{} parts", sp.made);
+        assert!(
+            sp.from_parts * 20 > want_sockets.len(),
+            "{} of {} sockets came through parts",
+            sp.from_parts,
+            want_sockets.len()
+        );
+        let mut got = sp.sockets;
+        got.sort();
+        assert_eq!(got.len(), want_sockets.len());
+        if let Some(i) = (0..got.len()).find(|i| got[*i] != want_sockets[*i]) {
+            panic!("socket {i} differs: {} vs {}", got[i], want_sockets[i]);
         }
     }
 }

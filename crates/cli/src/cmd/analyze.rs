@@ -27,7 +27,8 @@ use tcpdoctor_render::analyze::{
     render_json, render_text, AnalyzeReport, InputInfo, SkippedLine, SnapshotEntry,
 };
 use tcpdoctor_text::{
-    parse_reader, Format, ParseOptions, SnapshotMeta, SnapshotSummary, TextError, TextSink,
+    parse_reader, Format, ParseOptions, SinkPart, SnapshotMeta, SnapshotSummary, TextError,
+    TextSink,
 };
 
 /// Unknown-state rows and skipped lines listed in the report (all are counted).
@@ -53,6 +54,8 @@ struct Collect<'a> {
     input: &'a str,
     listening: Vec<ListeningPorts>,
     cur: Option<Observation>,
+    /// The current snapshot's scan and observation settings, for parts.
+    cur_info: Option<(ScanInfo, ObserveConfig)>,
     observations: Vec<(Observation, SnapshotSummary)>,
     unknown: Vec<UnknownRow>,
     skipped: Vec<SkippedLine>,
@@ -64,6 +67,7 @@ impl<'a> Collect<'a> {
             input,
             listening,
             cur: None,
+            cur_info: None,
             observations: Vec::new(),
             unknown: Vec::new(),
             skipped: Vec::new(),
@@ -83,7 +87,8 @@ impl TextSink for Collect<'_> {
             listening,
             ..Default::default()
         };
-        self.cur = Some(Observation::new(&meta.info, cfg));
+        self.cur = Some(Observation::new(&meta.info, cfg.clone()));
+        self.cur_info = Some((meta.info.clone(), cfg));
     }
     fn socket(&mut self, s: &Socket, _line: usize) {
         if let Some(o) = self.cur.as_mut() {
@@ -106,9 +111,41 @@ impl TextSink for Collect<'_> {
         }
     }
     fn end_snapshot(&mut self, summary: &SnapshotSummary) {
+        self.cur_info = None;
         if let Some(o) = self.cur.take() {
             self.observations.push((o, summary.clone()));
         }
+    }
+    fn part(&mut self, of: usize) -> Option<Box<dyn SinkPart>> {
+        let (info, cfg) = self.cur_info.as_ref()?;
+        let mut cfg = cfg.clone();
+        // The parts together hold no more keys than one observation would.
+        cfg.max_keys = (cfg.max_keys / of.max(1)).max(1);
+        // The listeners met so far, as this snapshot's observation knows them.
+        if let Some(o) = &self.cur {
+            cfg.listening.union(&o.listening);
+        }
+        Some(Box::new(Part(Observation::new(info, cfg))))
+    }
+    fn join(&mut self, part: Box<dyn SinkPart>) {
+        if let (Some(o), Ok(p)) = (self.cur.as_mut(), part.into_any().downcast::<Part>()) {
+            o.merge(p.0);
+        }
+    }
+}
+
+/// An observation of some of a snapshot's sockets, made on a parser worker thread.
+struct Part(Observation);
+
+impl SinkPart for Part {
+    fn socket(&mut self, socket: &Socket, _line: usize) {
+        self.0.socket(socket);
+    }
+    fn listener(&mut self, socket: &Socket) {
+        self.0.listening.observe(socket);
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
     }
 }
 
