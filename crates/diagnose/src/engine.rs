@@ -312,8 +312,8 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
     }
     if obs.dropped_keys > 0 {
         notes.push(format!(
-            "{} sockets were not attributed to a peer, process or port space because a map reached its key limit; totals still include them.",
-            obs.dropped_keys
+            "Per-peer, per-process and port-space counts are incomplete: those maps reached their key limit, and {} socket entries were left out of them (one socket can miss several maps); the totals include every socket.",
+            tcpdoctor_model::thousands(obs.dropped_keys)
         ));
     }
     if let Some(r) = &r {

@@ -8,6 +8,13 @@
 //! pass does. Windows, BSD, PowerShell and bare pasted rows do not: for an input with such a
 //! snapshot a first pass collects each snapshot's listening ports and a second pass observes.
 //! Standard input is spooled to an unlinked temporary file so it can be read twice.
+//!
+//! On inputs over 1 MiB the sockets of the common Linux rows are observed on the parser's
+//! worker threads: each gets a part (an `Observation` of the same snapshot, with the listening
+//! ports known so far and its share of the key cap), and the parts are merged into the
+//! snapshot's observation before it ends. Counts come out exactly as from one observation;
+//! which sample sockets a finding shows, and which keys a capped map keeps, depend on the split
+//! (fixed by chunk position, so a run is reproducible).
 
 use crate::cli::{AnalyzeArgs, FailOn, Global};
 use crate::out;
