@@ -269,7 +269,7 @@ fn reuse_remedy(ctx: &Ctx<'_>, loopback: bool) -> Option<Remedy> {
         _ => Some(
             Remedy::new(
                 RemedyLevel::Kernel,
-                "Only if ports run short (see ephemeral-port-exhaustion) and timestamps are on at \
+                "Only when ephemeral ports run short and timestamps are on at \
                  both ends: tcp_tw_reuse=1 lets this client's connect() reuse a TIME_WAIT 4-tuple \
                  about 1 s after it entered TIME_WAIT (tcp_tw_reuse_delay on 6.14+). It acts on \
                  outgoing connections only (tcp-facts 2.4-2.7, 5.5, 16.2).",
