@@ -336,7 +336,11 @@ pub(crate) fn client_side(ctx: &Ctx<'_>) -> Vec<Finding> {
             "range_share",
             Value::Float(share * 100.0),
             Some("%"),
-            "TIME_WAIT as a share of the usable ephemeral range",
+            if ctx.range.assumed {
+                "TIME_WAIT as a share of the assumed default ephemeral range"
+            } else {
+                "TIME_WAIT as a share of the usable ephemeral range"
+            },
         );
         if let Some(r) = ctx.rates.as_ref().and_then(|r| r.active_opens_per_s) {
             e.metric(
@@ -366,11 +370,21 @@ pub(crate) fn client_side(ctx: &Ctx<'_>) -> Vec<Finding> {
         f.explanation = format!(
             "This host sends the first FIN on its connections to {dest}, so it keeps their \
              TIME_WAIT (tcp-facts 14.2); {}. Each one holds its local port for that 4-tuple: \
-             {} of the {} usable ports ({}) towards this one destination (5.3, 5.5). {}",
+             {} of the {} {} ({}{}) towards this one destination (5.3, 5.5). {}",
             tw_len_sentence(ctx),
             n(tw),
             n(ctx.range.usable),
+            if ctx.range.assumed {
+                "ports of the default range"
+            } else {
+                "usable ports"
+            },
             pct(share),
+            if ctx.range.assumed {
+                "; this host's own range is not known here"
+            } else {
+                ""
+            },
             if share >= PORTS_WARN {
                 "That is most of the range: see ephemeral-port-exhaustion."
             } else {
