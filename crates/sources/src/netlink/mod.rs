@@ -14,7 +14,7 @@
 
 pub mod wire;
 
-use crate::sys::{NetlinkSocket, DEFAULT_RCVBUF};
+use crate::sys::{NetlinkSocket, Received, DEFAULT_RCVBUF};
 use std::io;
 use std::time::Duration;
 use tcpdoctor_model::{Family, PortMatch, Socket, SocketFilter, SocketSink, StateSet, TcpState};
@@ -291,6 +291,38 @@ const MAX_RESTARTS: u32 = 2;
 ///
 /// On error, sockets already handed to the sink stay delivered; the error says how many.
 pub fn dump(opts: &DumpOptions, sink: &mut dyn SocketSink) -> Result<DumpStats, NetlinkError> {
+    dump_with(opts, sink, &mut |opts, stats| {
+        open(opts, stats).map(|s| Box::new(s) as Box<dyn Transport>)
+    })
+}
+
+/// The two calls a dump makes on its netlink socket: the kernel's socket in [`dump`], a
+/// scripted one in tests (so that the paths the kernel takes rarely, such as a receive-queue
+/// overflow, are tested too).
+trait Transport {
+    fn send(&self, msg: &[u8]) -> io::Result<()>;
+    fn recv(&self, buf: &mut [u8]) -> io::Result<Received>;
+}
+
+impl Transport for NetlinkSocket {
+    fn send(&self, msg: &[u8]) -> io::Result<()> {
+        NetlinkSocket::send(self, msg)
+    }
+    fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        NetlinkSocket::recv(self, buf)
+    }
+}
+
+/// A socket for one dump attempt.
+type Opener<'a> =
+    dyn FnMut(&DumpOptions, &mut DumpStats) -> Result<Box<dyn Transport>, NetlinkError> + 'a;
+
+/// [`dump`] over the sockets `open` gives, one per attempt.
+fn dump_with(
+    opts: &DumpOptions,
+    sink: &mut dyn SocketSink,
+    open: &mut Opener<'_>,
+) -> Result<DumpStats, NetlinkError> {
     let bytecode = wire::compile_port_filter(&opts.sport, &opts.dport)?;
     let mut stats = DumpStats::default();
     let mut buf = vec![0u8; opts.bufsize.max(8192)];
@@ -303,6 +335,7 @@ pub fn dump(opts: &DumpOptions, sink: &mut dyn SocketSink) -> Result<DumpStats, 
             &mut stats,
             &mut buf,
             &mut scratch,
+            open,
         );
         match r {
             Err(NetlinkError::Overflow { .. })
@@ -353,10 +386,11 @@ fn dump_once(
     stats: &mut DumpStats,
     buf: &mut [u8],
     scratch: &mut Socket,
+    open: &mut Opener<'_>,
 ) -> Result<(), NetlinkError> {
     let sock = open(opts, stats)?;
     let mut w = Walker {
-        sock: &sock,
+        sock: &*sock,
         opts,
         sink,
         stats,
@@ -395,7 +429,7 @@ fn dump_once(
 }
 
 struct Walker<'a> {
-    sock: &'a NetlinkSocket,
+    sock: &'a dyn Transport,
     opts: &'a DumpOptions,
     sink: &'a mut dyn SocketSink,
     stats: &'a mut DumpStats,
@@ -574,6 +608,137 @@ pub fn scratch_socket() -> Socket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+    use wire::build::{self, DiagMsg};
+
+    /// A netlink socket that answers every `recv` from a script: a datagram, or an errno.
+    struct Scripted {
+        replies: RefCell<VecDeque<Result<Vec<u8>, i32>>>,
+        sent: Rc<RefCell<Vec<Vec<u8>>>>,
+    }
+
+    impl Transport for Scripted {
+        fn send(&self, msg: &[u8]) -> io::Result<()> {
+            self.sent.borrow_mut().push(msg.to_vec());
+            Ok(())
+        }
+        fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+            match self.replies.borrow_mut().pop_front() {
+                Some(Ok(d)) => {
+                    let len = d.len().min(buf.len());
+                    buf[..len].copy_from_slice(&d[..len]);
+                    Ok(Received {
+                        len,
+                        datagram_len: d.len(),
+                    })
+                }
+                Some(Err(errno)) => Err(io::Error::from_raw_os_error(errno)),
+                None => Err(io::Error::from_raw_os_error(libc::EAGAIN)),
+            }
+        }
+    }
+
+    /// A reply datagram to the first (one-walk) request of an attempt: `n` sockets, then the
+    /// end of the dump when `done`.
+    fn reply(n: u16, done: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let m = DiagMsg {
+                family: libc::AF_INET as u8,
+                state: 6, // TIME_WAIT
+                sport: 40_000 + i,
+                dport: 443,
+                src: [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                dst: [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                ..DiagMsg::default()
+            };
+            build::message(
+                &mut out,
+                Request::Legacy.message_type(),
+                wire::NLM_F_MULTI,
+                1,
+                &m.bytes(),
+            );
+        }
+        if done {
+            build::done(&mut out, 1, 0);
+        }
+        out
+    }
+
+    /// Runs a dump over scripted attempts; returns its result, the ports delivered and the
+    /// number of sockets opened.
+    fn scripted(
+        attempts: Vec<Vec<Result<Vec<u8>, i32>>>,
+    ) -> (Result<DumpStats, NetlinkError>, Vec<u16>, usize) {
+        let mut attempts: VecDeque<_> = attempts.into();
+        let mut opened = 0;
+        let sent = Rc::new(RefCell::new(Vec::new()));
+        let mut ports = Vec::new();
+        let mut sink = tcpdoctor_model::FnSink(|s: &Socket| {
+            ports.push(s.local.port().unwrap_or(0));
+        });
+        let r = dump_with(&DumpOptions::default(), &mut sink, &mut |_, _| {
+            opened += 1;
+            let replies = attempts.pop_front().unwrap_or_default();
+            Ok(Box::new(Scripted {
+                replies: RefCell::new(replies.into()),
+                sent: Rc::clone(&sent),
+            }) as Box<dyn Transport>)
+        });
+        (r, ports, opened)
+    }
+
+    #[test]
+    fn an_overflow_before_any_socket_restarts_the_dump() {
+        // ENOBUFS on the first datagram: nothing was delivered, so the dump starts again on a
+        // new socket and then completes.
+        let (r, ports, opened) = scripted(vec![
+            vec![Err(libc::ENOBUFS)],
+            vec![Ok(reply(2, false)), Ok(reply(1, true))],
+        ]);
+        let stats = r.unwrap();
+        assert_eq!(opened, 2);
+        assert_eq!(stats.restarts, 1);
+        assert_eq!(stats.sockets, 3);
+        assert!(stats.one_walk);
+        assert_eq!(ports, vec![40_000, 40_001, 40_000]);
+    }
+
+    #[test]
+    fn an_overflow_after_sockets_were_delivered_is_an_error_that_says_so() {
+        // Restarting would deliver those sockets twice: the error reports them instead.
+        let (r, ports, opened) = scripted(vec![
+            vec![Ok(reply(2, false)), Err(libc::ENOBUFS)],
+            vec![Ok(reply(1, true))],
+        ]);
+        assert_eq!(opened, 1);
+        assert_eq!(ports.len(), 2);
+        match r {
+            Err(e @ NetlinkError::Overflow { delivered: 2, .. }) => {
+                assert!(e.to_string().contains('2'), "{e}");
+            }
+            other => panic!("want an overflow after 2 sockets, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn overflows_restart_at_most_twice() {
+        let (r, ports, opened) = scripted(vec![
+            vec![Err(libc::ENOBUFS)],
+            vec![Err(libc::ENOBUFS)],
+            vec![Err(libc::ENOBUFS)],
+            vec![Ok(reply(1, true))],
+        ]);
+        assert_eq!(opened, 1 + MAX_RESTARTS as usize);
+        assert!(ports.is_empty());
+        assert!(
+            matches!(r, Err(NetlinkError::Overflow { delivered: 0, .. })),
+            "{r:?}"
+        );
+    }
 
     #[test]
     fn error_messages_are_actionable() {
