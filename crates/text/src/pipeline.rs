@@ -522,14 +522,16 @@ pub(crate) fn run<R: BufRead, S: TextSink + ?Sized>(
     })
 }
 
-/// A consumed chunk: to its worker's part when it deferred sockets, else to the spares.
+/// A consumed chunk: to its worker's part when it deferred sockets or the part has listeners
+/// to learn (so that they never pile up here, even in an input of listeners only), else to
+/// the spares.
 fn hand_back(mut job: Job, ctl: &mut Ctl, spare: &mut Vec<Job>) {
-    if job.defer.is_empty() {
+    let w = job.seq % ctl.to.len();
+    if job.defer.is_empty() && ctl.listeners[w].is_empty() {
         job.res.clear();
         spare.push(job);
         return;
     }
-    let w = job.seq % ctl.to.len();
     let listeners = std::mem::take(&mut ctl.listeners[w]);
     if ctl.to[w].send(Msg::Observe(job, listeners)).is_err() {
         ctl.failed = true;
@@ -598,5 +600,56 @@ fn consume<S: TextSink + ?Sized>(parser: &mut Parser, job: &mut Job, sink: &mut 
                 to_part = ok && tap.ctl.ensure_part(w, tap.sink);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(seq: usize) -> Job {
+        Job {
+            seq,
+            data: Vec::new(),
+            hint: (Section::None, SsContext::default()),
+            socks: Vec::new(),
+            res: Vec::new(),
+            defer: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn listeners_for_a_part_never_pile_up() {
+        let (tx0, rx0) = channel::<Msg>();
+        let (tx1, rx1) = channel::<Msg>();
+        let (_ptx, parts) = channel::<Option<Box<dyn SinkPart>>>();
+        let mut ctl = Ctl {
+            to: vec![tx0, tx1],
+            parts,
+            has_part: vec![true, true],
+            listeners: vec![vec![blank()], vec![blank(), blank()]],
+            failed: false,
+            owners: OwnerCache::default(),
+            sock: blank(),
+        };
+        let mut spare = Vec::new();
+        // A chunk without deferred sockets still carries its worker's listeners.
+        hand_back(job(1), &mut ctl, &mut spare);
+        assert!(spare.is_empty());
+        assert!(ctl.listeners[1].is_empty());
+        assert_eq!(ctl.listeners[0].len(), 1);
+        match rx1.try_recv() {
+            Ok(Msg::Observe(j, told)) => {
+                assert_eq!(j.seq, 1);
+                assert_eq!(told.len(), 2);
+            }
+            _ => panic!("want the listeners sent to worker 1"),
+        }
+        assert!(rx0.try_recv().is_err());
+        // Nothing to deliver and nothing to tell: straight back to the spares.
+        hand_back(job(3), &mut ctl, &mut spare);
+        assert_eq!(spare.len(), 1);
+        assert!(rx1.try_recv().is_err());
+        assert!(!ctl.failed);
     }
 }
