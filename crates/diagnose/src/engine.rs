@@ -312,7 +312,7 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
     }
     if obs.dropped_keys > 0 {
         notes.push(format!(
-            "Per-peer, per-process and port-space counts are incomplete: those maps reached their key limit, and {} socket entries were left out of them (one socket can miss several maps); the totals include every socket.",
+            "Per-peer, per-process, per-listener and port-space lists are incomplete: they reached their key limit, and {} socket entries were left out of them (one socket can miss several); the totals include every socket.",
             tcpdoctor_model::thousands(obs.dropped_keys)
         ));
     }
