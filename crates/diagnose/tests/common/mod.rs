@@ -233,8 +233,13 @@ pub fn run(sc: &Scenario) -> Report {
         };
         obs.push(Observation::from_snapshot(&snap, cfg));
     }
+    diagnose_scenario(sc, os, &obs)
+}
+
+/// The diagnosis of a scenario's observations with its kernel, services and MySQL views.
+fn diagnose_scenario(sc: &Scenario, os: SourceOs, obs: &[Observation]) -> Report {
     let services = ServiceNames::parse(&sc.services);
-    let mut input = DiagnoseInput::new(&obs, &sc.kernel, os);
+    let mut input = DiagnoseInput::new(obs, &sc.kernel, os);
     input.kernel_before = sc.kernel_before.as_ref();
     input.interval_ms = sc.interval_ms;
     input.services = Some(&services);
@@ -344,15 +349,7 @@ pub fn observe_split(sc: &Scenario, parts: usize, turn: usize) -> Vec<Observatio
 /// Like [`run`], on the observations of [`observe_split`].
 pub fn run_split(sc: &Scenario, parts: usize, turn: usize) -> Report {
     let os: SourceOs = sc.os.parse().unwrap();
-    let obs = observe_split(sc, parts, turn);
-    let services = ServiceNames::parse(&sc.services);
-    let mut input = DiagnoseInput::new(&obs, &sc.kernel, os);
-    input.kernel_before = sc.kernel_before.as_ref();
-    input.interval_ms = sc.interval_ms;
-    input.services = Some(&services);
-    input.mysql = sc.mysql.as_ref();
-    input.mysql_before = sc.mysql_before.as_ref();
-    diagnose(&input)
+    diagnose_scenario(sc, os, &observe_split(sc, parts, turn))
 }
 
 /// Every count an observation holds, in a stable order (samples and listener order aside).
