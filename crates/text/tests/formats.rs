@@ -1262,8 +1262,8 @@ fn threads_give_exactly_the_sequential_result() {
 /// A sink with worker parts: the events in order, and every socket wherever it arrived.
 #[derive(Default)]
 struct Split {
-    log: Vec<String>,
-    sockets: Vec<String>,
+    /// The events but the sockets, as [`Events`] logs them; every socket in `events.sockets`.
+    events: Events,
     /// Listening sockets this sink got in the current snapshot.
     listeners: Vec<String>,
     snap: usize,
@@ -1298,25 +1298,22 @@ impl TextSink for Split {
         self.open = true;
         self.snap = m.index;
         self.listeners.clear();
-        self.log
-            .push(format!("begin {} {} {:?}", m.index, m.format, m.command));
+        self.events.begin_snapshot(m);
     }
     fn socket(&mut self, s: &Socket, line: usize) {
         if s.state == TcpState::Listen {
             self.listeners.push(format!("{s:?}"));
         }
-        self.sockets.push(format!("{line} {s:?}"));
+        self.events.sockets.push(format!("{line} {s:?}"));
     }
     fn unknown_row(&mut self, r: &tcpdoctor_model::UnknownRow) {
-        self.log
-            .push(format!("unknown {} {:?}", r.line, r.raw_state));
+        self.events.unknown_row(r);
     }
     fn skipped(&mut self, s: &tcpdoctor_text::Skipped) {
-        self.log.push(format!("skipped {}", s.line));
+        self.events.skipped(s);
     }
     fn duplicate(&mut self, d: &tcpdoctor_text::Duplicate) {
-        self.log
-            .push(format!("duplicate {} of {}", d.line, d.first_line));
+        self.events.duplicate(d);
     }
     fn end_snapshot(&mut self, s: &SnapshotSummary) {
         assert_eq!(
@@ -1324,8 +1321,7 @@ impl TextSink for Split {
             "every part is back before its snapshot ends"
         );
         self.open = false;
-        self.log
-            .push(format!("end {} {} {}", s.index, s.os, s.counts.total()));
+        self.events.end_snapshot(s);
     }
     fn part(&mut self, of: usize) -> Option<Box<dyn SinkPart>> {
         assert!(of >= 2);
@@ -1354,7 +1350,7 @@ impl TextSink for Split {
         }
         self.joined += 1;
         self.from_parts += g.sockets.len();
-        self.sockets.extend(g.sockets);
+        self.events.sockets.extend(g.sockets);
     }
 }
 
@@ -1382,7 +1378,7 @@ fn parts_on_the_workers_get_exactly_the_sockets_the_sink_would() {
         let mut sp = Split::default();
         let s = parse_reader(&input[..], &opts, &mut sp).unwrap();
         assert_eq!(s, s1);
-        assert_eq!(sp.log, want_log, "{threads} threads");
+        assert_eq!(sp.events.log, want_log, "{threads} threads");
         assert_eq!(sp.made, sp.joined);
         // The netstat blocks' rows (a third of the input) go to parts.
         assert!(sp.made >= threads, "{} parts", sp.made);
@@ -1392,7 +1388,7 @@ fn parts_on_the_workers_get_exactly_the_sockets_the_sink_would() {
             sp.from_parts,
             want_sockets.len()
         );
-        let mut got = sp.sockets;
+        let mut got = sp.events.sockets;
         got.sort();
         assert_eq!(got.len(), want_sockets.len());
         if let Some(i) = (0..got.len()).find(|i| got[*i] != want_sockets[*i]) {
