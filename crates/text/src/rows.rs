@@ -145,6 +145,34 @@ pub(crate) struct Compact {
 }
 
 impl Compact {
+    /// A row without extra columns; the family is IPv6 for `tcp6` rows and IPv6 addresses.
+    fn new(
+        state: TcpState,
+        fam6: bool,
+        (local, remote): ((IpAddr, u16), (IpAddr, u16)),
+        (recv_q, send_q): (u32, u32),
+        start: u32,
+        cut: [Option<(u32, u32)>; 2],
+    ) -> Compact {
+        Compact {
+            state,
+            family: if fam6 || local.0.is_ipv6() {
+                Family::Inet6
+            } else {
+                Family::Inet
+            },
+            local,
+            remote,
+            recv_q,
+            send_q,
+            start,
+            timer: None,
+            retransmits: 0,
+            owner: None,
+            cut,
+        }
+    }
+
     /// Writes the row into a socket (all other fields cleared; the owner, if any, is for the
     /// caller to add). `line` is the line as given to [`fast_linux_row`] (for cut hosts).
     #[inline]
@@ -472,24 +500,7 @@ fn fixed_linux_row(b: &[u8], user_inode: bool) -> Option<Compact> {
         Some(st) if k == key | (u128::from(sl) << 120) => st,
         _ => return None,
     };
-    let family = if fam6 || local.0.is_ipv6() {
-        Family::Inet6
-    } else {
-        Family::Inet
-    };
-    let mut row = Compact {
-        state,
-        family,
-        local,
-        remote,
-        recv_q,
-        send_q,
-        start: 0,
-        timer: None,
-        retransmits: 0,
-        owner: None,
-        cut,
-    };
+    let mut row = Compact::new(state, fam6, (local, remote), (recv_q, send_q), 0, cut);
     let j = skip_blanks(b, 68 + sl as usize);
     if j == b.len() {
         return Some(row);
@@ -578,24 +589,8 @@ fn scan_linux_row(line: &[u8], user_inode: bool) -> Option<Compact> {
         b"CLOSE" => TcpState::Close,
         _ => return None,
     };
-    let family = if fam6 || local.0.is_ipv6() {
-        Family::Inet6
-    } else {
-        Family::Inet
-    };
-    let mut row = Compact {
-        state,
-        family,
-        local,
-        remote,
-        recv_q,
-        send_q,
-        start: u32::try_from(start).ok()?,
-        timer: None,
-        retransmits: 0,
-        owner: None,
-        cut,
-    };
+    let at = u32::try_from(start).ok()?;
+    let mut row = Compact::new(state, fam6, (local, remote), (recv_q, send_q), at, cut);
     let j = skip_blanks(b, e);
     if j == b.len() {
         return Some(row);
