@@ -10,11 +10,13 @@
 //! sequential parse; only the work is spread.
 //!
 //! When the sink offers [`SinkPart`]s, the sockets of the common Linux rows are not built on
-//! the calling thread: after their bookkeeping and duplicate check there, the chunk goes back
-//! to the worker that read it, which builds them and hands them to its part. Chunk `k` is read
-//! and delivered by worker `k mod workers`, so a run is reproducible. Listening sockets stay
-//! on the calling thread and are told to every part before its next chunk. Before a snapshot
-//! ends (and before the parse returns) every part is given back to the sink.
+//! the calling thread: after their bookkeeping and duplicate check there, the chunk goes to a
+//! deliverer thread, which builds them and hands them to its part (a thread of its own beside
+//! each reader, so that reading the next chunks never waits behind it). Chunk `k` is read by
+//! reader `k mod workers` and delivered by deliverer `k mod workers`, so a run is
+//! reproducible. Listening sockets stay on the calling thread and are told to every part
+//! before its next chunk. Before a snapshot ends (and before the parse returns) every part is
+//! given back to the sink.
 //!
 //! Memory: at most `4 × workers` chunks of [`CHUNK`] bytes are being read and at most
 //! `8 × workers` chunks exist at all, each with its decoded rows (about 3 MB per chunk of a
