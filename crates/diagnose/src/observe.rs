@@ -260,7 +260,13 @@ impl Observation {
     /// this one's, up to the configured number; the address-keyed maps stay within
     /// `max_keys`, and the sockets of keys that do not fit are counted in `dropped_keys`, as
     /// when one observation meets them.
-    pub fn merge(&mut self, other: Observation) {
+    pub fn merge(&mut self, mut other: Observation) {
+        if other.total > self.total {
+            // Move the fewer keys: the bigger observation takes this one's in, with this
+            // one's settings.
+            std::mem::swap(&mut self.cfg, &mut other.cfg);
+            std::mem::swap(self, &mut other);
+        }
         let cap = self.cfg.max_keys;
         let nsamp = self.cfg.samples;
         self.owners_resolved |= other.owners_resolved;
