@@ -58,7 +58,15 @@ pub(crate) fn accept_queue(ctx: &Ctx<'_>) -> Vec<Finding> {
                     dur(ctx.rates.as_ref().map(|r| r.interval_s).unwrap_or(0.0))
                 )
             } else if full {
-                ": full, new connections are being dropped".to_string()
+                match ov {
+                    // The clients may be between SYN retransmissions (1 s, 3 s, 7 s, ...).
+                    Some(_) => format!(
+                        ": full; new connections are dropped while it stays full (none counted in \
+                         the last {})",
+                        dur(ctx.rates.as_ref().map(|r| r.interval_s).unwrap_or(0.0))
+                    ),
+                    None => ": full; new connections are dropped while it stays full".to_string(),
+                }
             } else {
                 ": nearly full".to_string()
             }
@@ -93,7 +101,7 @@ pub(crate) fn accept_queue(ctx: &Ctx<'_>) -> Vec<Finding> {
             "listen_overflows_total",
             Value::Int(t as i64),
             None,
-            "ListenOverflows since boot",
+            "ListenOverflows since boot (in a network namespace: since it was created)",
         );
     }
     let somax = ctx.sysctl("net.core.somaxconn");
