@@ -303,12 +303,16 @@ pub(crate) fn client_side(ctx: &Ctx<'_>) -> Vec<Finding> {
             "time-wait-client-side",
             Severity::Info,
             format!(
-                "{} TIME_WAIT towards {dest}: this client opens and closes ~{} connections/s to {svc}",
+                "{} TIME_WAIT towards {dest}: this client closes its connections to {svc} first, \
+                 ~{}/s averaged over the last {} s",
                 n(tw),
-                rate(close_rate)
+                rate(close_rate),
+                ctx.tw_secs
             ),
         )
-        .facts(&["1.1", "2.1", "2.2", "2.4", "2.5", "2.7", "3.4", "5.3", "5.5", "14.2", "16.2"]);
+        .facts(&[
+            "1.1", "2.1", "2.2", "2.4", "2.5", "2.7", "3.4", "5.3", "5.5", "14.2", "16.2",
+        ]);
         let e = &mut f.evidence;
         e.metric(
             "time_wait",
