@@ -127,9 +127,11 @@ pub fn collect_with(
 ) -> Result<Collected> {
     let _ns = super::enter_netns(g)?;
     let owners = !a.no_owners;
+    // MySQL first: tcpdoctor's own connection must not count in the rates between the two
+    // counter readings.
+    let mut my = MysqlSide::connect(mysql);
     let t0 = Instant::now();
     let (k0, gaps0) = kernel::read_context();
-    let mut my = MysqlSide::connect(mysql);
     let (obs1, mut scan) = observe(g, owners, &k0)?;
     let mut my_readings = Vec::new();
     my_readings.extend(my.read());
