@@ -326,10 +326,10 @@ const fn state_slot(lo: u64, hi: u64) -> usize {
     ((lo ^ (hi << 5)).wrapping_mul(0xfead_3bed_00fd_feaf) >> 60) as usize
 }
 
-/// A 24-byte column (a 23-character endpoint field and the space after it) at `s`: its words
-/// and the length of the token that starts it, if the token is followed by spaces only.
+/// A 24-byte column (a 23-character endpoint field and the space after it) at `s`: the
+/// length of the token that starts it, if the token is followed by spaces only.
 #[inline(always)]
-fn field(b: &[u8], s: usize) -> Option<([u64; 3], u32)> {
+fn field(b: &[u8], s: usize) -> Option<u32> {
     let w = [word_at(b, s), word_at(b, s + 8), word_at(b, s + 16)];
     let m = gather(eq_bytes(w[0], SPACES))
         | gather(eq_bytes(w[1], SPACES)) << 8
@@ -338,94 +338,7 @@ fn field(b: &[u8], s: usize) -> Option<([u64; 3], u32)> {
     if m == 0 || len == 0 || (m | (m - 1)) != 0x00FF_FFFF {
         return None;
     }
-    Some((w, len))
-}
-
-/// `::ffff:` as a word (7 bytes).
-const MAPPED: u64 = le_word(b"::ffff:");
-/// `.` in every byte.
-const DOTS: u64 = 0x2E2E_2E2E_2E2E_2E2E;
-/// `:` in every byte.
-const COLONS: u64 = 0x3A3A_3A3A_3A3A_3A3A;
-
-/// What [`fast_v4_colon_ip`] makes of the `len`-byte token at `s` (`len` < 23; `w0`: the word
-/// at `s`; at least 24 bytes from `s` on and 2 before it are in `b`), with few branches: the
-/// dots and the colon found as bit masks, the octets read at once.
-#[inline(always)]
-fn v4_token(b: &[u8], s: usize, w0: u64, len: u32) -> Option<(IpAddr, u16)> {
-    let mapped = (w0 & 0x00FF_FFFF_FFFF_FFFF) == MAPPED;
-    let o = if mapped { 7 } else { 0 };
-    let q = s + o;
-    let len = len - o as u32;
-    // Octets and colon are within 16 bytes (`255.255.255.255:`).
-    let (a, c) = (word_at(b, q), word_at(b, q + 8));
-    let keep = (1u32 << len) - 1;
-    let dots = (gather(eq_bytes(a, DOTS)) | gather(eq_bytes(c, DOTS)) << 8) & keep;
-    let colons = (gather(eq_bytes(a, COLONS)) | gather(eq_bytes(c, COLONS)) << 8) & keep;
-    let p1 = dots.trailing_zeros();
-    let d = dots & dots.wrapping_sub(1);
-    let p2 = d.trailing_zeros();
-    let d = d & d.wrapping_sub(1);
-    let p3 = d.trailing_zeros();
-    let cp = colons.trailing_zeros();
-    // Exactly three dots, one colon (in the first 16 bytes) after them, octets of 1 to 3
-    // digits, a port of 1 to 5 characters.
-    let n = [
-        p1,
-        p2.wrapping_sub(p1 + 1),
-        p3.wrapping_sub(p2 + 1),
-        cp.wrapping_sub(p3 + 1),
-    ];
-    let pl = len.wrapping_sub(cp + 1);
-    // (`count_ones` is no single instruction on the baseline x86-64 target.)
-    let shape = d != 0
-        && d & d.wrapping_sub(1) == 0
-        && colons != 0
-        && colons & colons.wrapping_sub(1) == 0
-        && cp < 16
-        && n.iter().all(|&k| k.wrapping_sub(1) < 3)
-        && pl.wrapping_sub(1) < 5;
-    if !shape {
-        return None;
-    }
-    let dig = |i: usize| u32::from(b[i]).wrapping_sub(u32::from(b'0'));
-    let ends = [p1, p2, p3, cp];
-    let mut ok = true;
-    let mut oct = [0u8; 4];
-    for k in 0..4 {
-        let e = q + ends[k] as usize;
-        let (x0, x1, x2) = (dig(e - 1), dig(e - 2), dig(e - 3));
-        let two = n[k] >= 2;
-        let three = n[k] >= 3;
-        let v = x0
-            .wrapping_add(x1.wrapping_mul(10 * u32::from(two)))
-            .wrapping_add(x2.wrapping_mul(100 * u32::from(three)));
-        ok &= (x0 < 10) & (!two | (x1 < 10)) & (!three | (x2 < 10)) & (v < 256);
-        oct[k] = v as u8;
-    }
-    let end = q + len as usize;
-    let port = if pl == 1 && b[end - 1] == b'*' {
-        0
-    } else {
-        let x = word_at(b, end - 8) ^ ZEROS;
-        let top = !0u64 << (64 - 8 * pl);
-        ok &= non_digits(x) & top == 0;
-        let v = swar8(x & top);
-        ok &= v < 65_536;
-        v as u16
-    };
-    if !ok {
-        return None;
-    }
-    let v4 = Ipv4Addr::from(oct);
-    Some((
-        if mapped {
-            IpAddr::V6(v4.to_ipv6_mapped())
-        } else {
-            IpAddr::V4(v4)
-        },
-        port,
-    ))
+    Some(len)
 }
 
 /// One endpoint column of [`fixed_linux_row`] at `s`: the address and port, and for a
@@ -434,7 +347,6 @@ fn v4_token(b: &[u8], s: usize, w0: u64, len: u32) -> Option<(IpAddr, u16)> {
 fn fixed_endpoint(
     b: &[u8],
     s: usize,
-    w0: u64,
     len: u32,
     cut: &mut Option<(u32, u32)>,
 ) -> Option<(IpAddr, u16)> {
@@ -444,7 +356,7 @@ fn fixed_endpoint(
         *cut = Some((s as u32, (s + tok.len() - port_len(port) - 1) as u32));
         return Some((ip, port));
     }
-    match v4_token(b, s, w0, len) {
+    match crate::endpoint::fast_v4_colon_ip(tok) {
         Some(x) => Some(x),
         None => crate::endpoint::fast_v6_colon_ip(tok),
     }
@@ -469,11 +381,11 @@ fn fixed_linux_row(b: &[u8], user_inode: bool) -> Option<Compact> {
     }
     let recv_q = right_num(word_at(b, 4))?;
     let send_q = right_num((word_at(b, 11) & !0xFF) | 0x20)?;
-    let (lw, ll) = field(b, 20)?;
-    let (rw, rl) = field(b, 44)?;
+    let ll = field(b, 20)?;
+    let rl = field(b, 44)?;
     let mut cut = [None, None];
-    let local = fixed_endpoint(b, 20, lw[0], ll, &mut cut[0])?;
-    let remote = fixed_endpoint(b, 44, rw[0], rl, &mut cut[1])?;
+    let local = fixed_endpoint(b, 20, ll, &mut cut[0])?;
+    let remote = fixed_endpoint(b, 44, rl, &mut cut[1])?;
     if !fam6 && (cut[0].is_some() || cut[1].is_some()) {
         return None;
     }
@@ -1835,15 +1747,6 @@ mod tests {
 
     #[test]
     fn fast_path_matches_the_general_reader() {
-        let res = Resolver { services: None };
-        let blank = || {
-            Socket::new(
-                TcpState::Close,
-                "0.0.0.0:0".parse().unwrap(),
-                "0.0.0.0:0".parse().unwrap(),
-            )
-        };
-        let mut spans = Vec::new();
         let mut taken = 0;
         let lines = [
             "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED",
@@ -1892,45 +1795,8 @@ mod tests {
             "tcp        0      0 10.0.0.5:22             10.0.0.9:51234          ESTABLISHED 12/\u{e9}t\u{e9}",
         ];
         for user_inode in [false, true] {
-            let lay = InetLayout {
-                kind: InetKind::Linux,
-                state: StateCol::Present,
-                user_inode,
-                ..InetLayout::UNKNOWN
-            };
             for line in lines {
-                let mut fast = blank();
-                let f = fast_linux_row(line.as_bytes(), user_inode).map(|c| {
-                    c.apply(&mut fast, line.as_bytes());
-                    if let Some((pid, a, b)) = c.owner {
-                        fast.owners.push(Arc::new(Process {
-                            pid,
-                            comm: line[a as usize..b as usize].to_string(),
-                            ..Process::default()
-                        }));
-                    }
-                    (c.state, c.start as usize)
-                });
-                tokenize(line.trim_end(), &mut spans, 96);
-                let t = Toks {
-                    line: line.trim_end(),
-                    spans: &spans,
-                };
-                let mut slow = blank();
-                let mut facts = RowFacts::default();
-                let row = inet_row(&t, &lay, &res, &mut slow, &mut facts);
-                if let Some((st, start)) = f {
-                    taken += 1;
-                    assert_eq!(start, t.start(0), "{line}");
-                    match row {
-                        Row::Tcp(RowState::Known(s2)) => {
-                            slow.state = s2;
-                            assert_eq!(st, s2, "{line}");
-                            assert_eq!(fast, slow, "{line}");
-                        }
-                        other => panic!("{line}: fast path read a row the reader calls {other:?}"),
-                    }
-                }
+                taken += u32::from(same_as_reader(line, user_inode));
             }
         }
         // 17 rows without the User/Inode header, the 8 without extras with it.
