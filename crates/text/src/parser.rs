@@ -1650,19 +1650,12 @@ impl Parser {
             self.clue(|c| c.bsd_unix_table = true);
             return true;
         }
-        // Russian Windows names the protocol column `Имя` (`Имя  Локальный адрес  Внешний
-        // адрес  Состояние  PID`, states in English).
-        if t0 == "Имя" && t.len() >= 3 && has("Локальный") {
-            self.section = Section::Inet(InetLayout {
-                kind: InetKind::Windows,
-                ..InetLayout::UNKNOWN
-            });
-            self.pending_clues.windows = true;
-            self.table_header(self.forced_or(Format::WindowsNetstat), key_of(t), sink);
-            return true;
-        }
-        // netstat headers: `[Tcpcb|Socket Flowhash|PCB] Proto ...`.
-        let pi = (0..t.len().min(3)).find(|k| t.at(*k) == "Proto" || t.at(*k) == "Proto/ID");
+        // netstat headers: `[Tcpcb|Socket Flowhash|PCB] Proto ...`. Russian Windows names the
+        // protocol column `Имя` (`Имя  Локальный адрес  Внешний адрес  Состояние  PID`, states
+        // in English).
+        let pi = (0..t.len().min(3)).find(|k| {
+            matches!(t.at(*k), "Proto" | "Proto/ID") || (t.at(*k) == "Имя" && has("Локальный"))
+        });
         let Some(pi) = pi else { return false };
         if t.at(pi) == "Proto/ID"
             || has("RefCnt")
