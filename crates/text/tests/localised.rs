@@ -78,8 +78,7 @@ fn windows_unknown_words_of_several_words_are_listed_not_dropped() {
 #[test]
 fn windows_russian_header_names_the_protocol_column_differently() {
     // Russian Windows: `Имя` where other languages print `Proto`; states stay English.
-    let o = parse(
-        "
+    let paste = "
 Активные подключения
 
   Имя    Локальный адрес        Внешний адрес          Состояние       PID
@@ -88,8 +87,13 @@ fn windows_russian_header_names_the_protocol_column_differently() {
   TCP    127.0.0.1:50001        127.0.0.1:5432         TIME_WAIT       0
   TCP    [::]:135               [::]:0                 LISTENING       1044
   UDP    0.0.0.0:500            *:*                                    2210
-",
-    );
+";
+    // The rows alone would read as Windows rows too; the header is what starts a table, so
+    // the same output pasted twice is two snapshots.
+    let twice = parse(&format!("{paste}{paste}"));
+    assert_eq!(twice.snapshots.len(), 2);
+    assert_eq!(twice.states.total(), 8);
+    let o = parse(paste);
     assert_eq!(o.format, "windows-netstat");
     assert_eq!(o.os, SourceOs::Windows);
     assert_eq!(o.snapshots.len(), 1);
