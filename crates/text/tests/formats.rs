@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{count, parse};
 use std::net::IpAddr;
 use std::sync::Arc;
 use tcpdoctor_model::{Family, GapKind, Host, Port, ServiceNames, Socket, TcpState, TimerKind};
@@ -11,17 +14,6 @@ use tcpdoctor_text::{
     parse_bytes, parse_reader, Format, ParseOptions, ParseOutput, Parser, SinkPart, SnapshotMeta,
     SnapshotSummary, SourceOs, TextError, TextSink,
 };
-
-fn parse(text: &str) -> ParseOutput {
-    match parse_bytes(text.as_bytes(), &ParseOptions::default()) {
-        Ok(o) => o,
-        Err(e) => panic!("{e}\n---\n{text}"),
-    }
-}
-
-fn count(o: &ParseOutput, s: TcpState) -> u64 {
-    o.states.get(s)
-}
 
 fn ip(s: &str) -> Host {
     Host::Ip(s.parse::<IpAddr>().unwrap())

@@ -4,19 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{count, parse};
 use tcpdoctor_model::TcpState;
-use tcpdoctor_text::{parse_bytes, ParseOptions, ParseOutput, SourceOs};
-
-fn parse(text: &str) -> ParseOutput {
-    match parse_bytes(text.as_bytes(), &ParseOptions::default()) {
-        Ok(o) => o,
-        Err(e) => panic!("{e}\n---\n{text}"),
-    }
-}
-
-fn c(o: &ParseOutput, s: TcpState) -> u64 {
-    o.states.get(s)
-}
+use tcpdoctor_text::{ParseOutput, SourceOs};
 
 fn unknown_words(o: &ParseOutput) -> Vec<String> {
     o.snapshots
@@ -46,12 +38,12 @@ Aktive Verbindungen
     );
     assert_eq!(o.format, "windows-netstat");
     assert_eq!(o.os, SourceOs::Windows);
-    assert_eq!(c(&o, TcpState::Listen), 2);
-    assert_eq!(c(&o, TcpState::Established), 2);
-    assert_eq!(c(&o, TcpState::TimeWait), 1);
-    assert_eq!(c(&o, TcpState::CloseWait), 1);
-    assert_eq!(c(&o, TcpState::SynSent), 1);
-    assert_eq!(c(&o, TcpState::FinWait2), 1);
+    assert_eq!(count(&o, TcpState::Listen), 2);
+    assert_eq!(count(&o, TcpState::Established), 2);
+    assert_eq!(count(&o, TcpState::TimeWait), 1);
+    assert_eq!(count(&o, TcpState::CloseWait), 1);
+    assert_eq!(count(&o, TcpState::SynSent), 1);
+    assert_eq!(count(&o, TcpState::FinWait2), 1);
     assert_eq!(o.states.total(), 8);
     assert_eq!(o.details[0].unknown_rows, 0);
     assert_eq!(o.details[0].other_rows, 1);
@@ -69,7 +61,7 @@ fn windows_unknown_words_of_several_words_are_listed_not_dropped() {
 ",
     );
     assert_eq!(o.os, SourceOs::Windows);
-    assert_eq!(c(&o, TcpState::Listen), 1);
+    assert_eq!(count(&o, TcpState::Listen), 1);
     assert_eq!(o.states.total(), 1);
     assert_eq!(o.details[0].unknown_rows, 2);
     assert_eq!(unknown_words(&o), vec!["TOT STAND GEBRACHT", "ÉTABLIE"]);
@@ -97,9 +89,9 @@ fn windows_russian_header_names_the_protocol_column_differently() {
     assert_eq!(o.format, "windows-netstat");
     assert_eq!(o.os, SourceOs::Windows);
     assert_eq!(o.snapshots.len(), 1);
-    assert_eq!(c(&o, TcpState::Listen), 2);
-    assert_eq!(c(&o, TcpState::Established), 1);
-    assert_eq!(c(&o, TcpState::TimeWait), 1);
+    assert_eq!(count(&o, TcpState::Listen), 2);
+    assert_eq!(count(&o, TcpState::Established), 1);
+    assert_eq!(count(&o, TcpState::TimeWait), 1);
     assert_eq!(o.states.total(), 4);
     assert_eq!(o.details[0].other_rows, 1);
 }
@@ -129,17 +121,17 @@ udp        0      0 0.0.0.0:68              0.0.0.0:*
     );
     assert_eq!(o.format, "netstat-linux");
     assert_eq!(o.os, SourceOs::Linux);
-    assert_eq!(c(&o, TcpState::Listen), 1);
-    assert_eq!(c(&o, TcpState::Established), 2);
-    assert_eq!(c(&o, TcpState::CloseWait), 1);
-    assert_eq!(c(&o, TcpState::TimeWait), 1);
-    assert_eq!(c(&o, TcpState::SynSent), 1);
-    assert_eq!(c(&o, TcpState::SynRecv), 1);
-    assert_eq!(c(&o, TcpState::FinWait1), 1);
-    assert_eq!(c(&o, TcpState::FinWait2), 1);
-    assert_eq!(c(&o, TcpState::LastAck), 1);
-    assert_eq!(c(&o, TcpState::Closing), 1);
-    assert_eq!(c(&o, TcpState::Close), 1);
+    assert_eq!(count(&o, TcpState::Listen), 1);
+    assert_eq!(count(&o, TcpState::Established), 2);
+    assert_eq!(count(&o, TcpState::CloseWait), 1);
+    assert_eq!(count(&o, TcpState::TimeWait), 1);
+    assert_eq!(count(&o, TcpState::SynSent), 1);
+    assert_eq!(count(&o, TcpState::SynRecv), 1);
+    assert_eq!(count(&o, TcpState::FinWait1), 1);
+    assert_eq!(count(&o, TcpState::FinWait2), 1);
+    assert_eq!(count(&o, TcpState::LastAck), 1);
+    assert_eq!(count(&o, TcpState::Closing), 1);
+    assert_eq!(count(&o, TcpState::Close), 1);
     assert_eq!(o.states.total(), 12);
     // net-tools' own UNKNOWN (`DESCONHECIDA`) is not a TCP state: listed.
     assert_eq!(unknown_words(&o), vec!["DESCONHECIDA"]);
@@ -165,12 +157,12 @@ tcp        0      0 10.0.0.5:22             10.0.0.9:51239          TIME_WAIT
     assert_eq!(o.format, "netstat-linux");
     assert_eq!(o.os, SourceOs::Linux);
     assert_eq!(o.snapshots.len(), 1);
-    assert_eq!(c(&o, TcpState::Listen), 1);
-    assert_eq!(c(&o, TcpState::Established), 2);
-    assert_eq!(c(&o, TcpState::Closing), 1);
-    assert_eq!(c(&o, TcpState::Close), 1);
-    assert_eq!(c(&o, TcpState::CloseWait), 1);
-    assert_eq!(c(&o, TcpState::TimeWait), 1);
+    assert_eq!(count(&o, TcpState::Listen), 1);
+    assert_eq!(count(&o, TcpState::Established), 2);
+    assert_eq!(count(&o, TcpState::Closing), 1);
+    assert_eq!(count(&o, TcpState::Close), 1);
+    assert_eq!(count(&o, TcpState::CloseWait), 1);
+    assert_eq!(count(&o, TcpState::TimeWait), 1);
     assert_eq!(o.states.total(), 7);
     assert_eq!(o.details[0].unknown_rows, 0);
 }
@@ -185,8 +177,8 @@ tcp        0      0 0.0.0.0:22              0.0.0.0:*               NASLOUCHÁ
 tcp        0      0 10.0.0.5:22             10.0.0.9:51234          POSLEDNÍ ACK
 ",
     );
-    assert_eq!(c(&o, TcpState::Listen), 1);
-    assert_eq!(c(&o, TcpState::LastAck), 1);
+    assert_eq!(count(&o, TcpState::Listen), 1);
+    assert_eq!(count(&o, TcpState::LastAck), 1);
     assert_eq!(o.states.total(), 2);
     assert_eq!(o.details[0].unknown_rows, 0);
 }
@@ -204,11 +196,11 @@ tcp        0      0 10.0.0.5:22             10.0.0.9:51237          STÄNG
 ",
     );
     assert_eq!(o.os, SourceOs::Linux);
-    assert_eq!(c(&o, TcpState::Listen), 1);
-    assert_eq!(c(&o, TcpState::Established), 1);
-    assert_eq!(c(&o, TcpState::CloseWait), 1);
-    assert_eq!(c(&o, TcpState::Closing), 1);
-    assert_eq!(c(&o, TcpState::Close), 1);
+    assert_eq!(count(&o, TcpState::Listen), 1);
+    assert_eq!(count(&o, TcpState::Established), 1);
+    assert_eq!(count(&o, TcpState::CloseWait), 1);
+    assert_eq!(count(&o, TcpState::Closing), 1);
+    assert_eq!(count(&o, TcpState::Close), 1);
     assert_eq!(o.states.total(), 5);
     assert_eq!(o.details[0].unknown_rows, 0);
 }

@@ -3,19 +3,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::parse;
 use std::path::PathBuf;
 use tcpdoctor_model::TcpState;
-use tcpdoctor_text::{parse_bytes, ParseOptions, ParseOutput, SourceOs};
+use tcpdoctor_text::SourceOs;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn parse_text(text: &str) -> ParseOutput {
-    match parse_bytes(text.as_bytes(), &ParseOptions::default()) {
-        Ok(o) => o,
-        Err(e) => panic!("{e}\n---\n{text}"),
-    }
 }
 
 fn read(path: &str) -> String {
@@ -25,7 +21,7 @@ fn read(path: &str) -> String {
 #[test]
 fn openbsd_blocks_are_one_snapshot() {
     // One `netstat -an`: tcp, udp, tcp6, udp6 tables, each with its own title and header.
-    let o = parse_text(&read("detect/openbsd-netstat-an.txt"));
+    let o = parse(&read("detect/openbsd-netstat-an.txt"));
     assert_eq!(o.snapshots.len(), 1, "{:?}", o.details);
     assert_eq!(o.format, "bsd-netstat");
     assert_eq!(o.os, SourceOs::OpenBsd);
@@ -45,7 +41,7 @@ fn openbsd_without_title_lines() {
         .filter(|l| !l.starts_with("Active"))
         .map(|l| format!("{l}\n"))
         .collect();
-    let o = parse_text(&text);
+    let o = parse(&text);
     assert_eq!(o.snapshots.len(), 1, "{:?}", o.details);
     assert_eq!(o.os, SourceOs::OpenBsd);
     assert_eq!(o.states.total(), 7);
@@ -56,7 +52,7 @@ fn openbsd_without_title_lines() {
 fn openbsd_two_pastes_are_two_snapshots() {
     // The same output pasted twice: the third TCP-State header starts a new snapshot.
     let one = read("detect/openbsd-netstat-an.txt");
-    let o = parse_text(&format!("{one}{one}"));
+    let o = parse(&format!("{one}{one}"));
     assert_eq!(o.snapshots.len(), 2, "{:?}", o.details);
     assert_eq!(o.os, SourceOs::OpenBsd);
     for d in &o.details {
@@ -67,7 +63,7 @@ fn openbsd_two_pastes_are_two_snapshots() {
 #[test]
 fn hpux_inet6_corpus_file() {
     // The `(IPv6, ` title is HP-UX's own (inspec's real HP-UX fixture).
-    let o = parse_text(&read("corpus/inspec/hpux/hpux-netstat-inet6"));
+    let o = parse(&read("corpus/inspec/hpux/hpux-netstat-inet6"));
     assert_eq!(o.format, "hpux-netstat");
     assert_eq!(o.os, SourceOs::HpUx);
     assert_eq!(o.states.get(TcpState::Listen), 4);
@@ -79,7 +75,7 @@ fn hpux_inet6_corpus_file() {
 fn hpux_ipv4_table_alone_is_not_guessed() {
     // HP-UX `netstat -an -f inet` prints the 4.4BSD layout (`tcp`, `(state)`) that other
     // BSD netstats share: without a clue the OS stays unknown rather than guessed.
-    let o = parse_text(&read("corpus/inspec/hpux/hpux-netstat-inet"));
+    let o = parse(&read("corpus/inspec/hpux/hpux-netstat-inet"));
     assert_eq!(o.format, "bsd-netstat");
     assert_eq!(o.os, SourceOs::Unknown);
     assert_eq!(o.states.get(TcpState::Listen), 4);
