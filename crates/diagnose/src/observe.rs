@@ -284,76 +284,68 @@ impl Observation {
         for (p, c) in other.by_local_port {
             self.by_local_port.entry(p).or_default().merge(&c);
         }
-        self.dropped_keys += add_capped(&mut self.server_tw_peers, other.server_tw_peers, cap);
+        self.dropped_keys += merge_capped(
+            &mut self.server_tw_peers,
+            other.server_tw_peers,
+            cap,
+            |a, b| *a += b,
+            |c| *c,
+        );
         merge_samples(&mut self.server_tw_samples, other.server_tw_samples, nsamp);
         merge_samples(&mut self.syn_recv_samples, other.syn_recv_samples, nsamp);
-        for (k, v) in other.port_spaces {
-            let n = self.port_spaces.len();
-            match self.port_spaces.get_mut(&k) {
-                Some(e) => {
-                    e.states.merge(&v.states);
-                    e.in_range += v.in_range;
-                    extend_samples(&mut e.samples, v.samples, nsamp);
-                }
-                None if n < cap => {
-                    self.port_spaces.insert(k, v);
-                }
-                None => self.dropped_keys += v.states.total(),
-            }
-        }
+        self.dropped_keys += merge_capped(
+            &mut self.port_spaces,
+            other.port_spaces,
+            cap,
+            |e, v| {
+                e.states.merge(&v.states);
+                e.in_range += v.in_range;
+                extend_samples(&mut e.samples, v.samples, nsamp);
+            },
+            |v| v.states.total(),
+        );
         self.client_in_range += other.client_in_range;
         for (a, b) in self.client_ports.iter_mut().zip(&other.client_ports) {
             *a |= b;
         }
-        for (pid, v) in other.processes {
-            let n = self.processes.len();
-            match self.processes.get_mut(&pid) {
-                Some(e) => {
-                    e.states.merge(&v.states);
-                    e.close_wait_unread += v.close_wait_unread;
-                    for (a, b) in e.close_wait_timers.iter_mut().zip(v.close_wait_timers) {
-                        *a += b;
-                    }
-                    e.close_wait_max_probes = e.close_wait_max_probes.max(v.close_wait_max_probes);
-                    for (k, c) in v.close_wait_remotes {
-                        let n = e.close_wait_remotes.len();
-                        match e.close_wait_remotes.get_mut(&k) {
-                            Some(x) => *x += c,
-                            None if n < 16 => {
-                                e.close_wait_remotes.insert(k, c);
-                            }
-                            None => {}
-                        }
-                    }
-                    extend_samples(&mut e.samples, v.samples, nsamp);
+        self.dropped_keys += merge_capped(
+            &mut self.processes,
+            other.processes,
+            cap,
+            |e, v| {
+                e.states.merge(&v.states);
+                e.close_wait_unread += v.close_wait_unread;
+                for (a, b) in e.close_wait_timers.iter_mut().zip(v.close_wait_timers) {
+                    *a += b;
                 }
-                None if n < cap => {
-                    self.processes.insert(pid, v);
-                }
-                None => self.dropped_keys += v.states.total(),
-            }
-        }
-        for (ip, v) in other.peers {
-            let n = self.peers.len();
-            match self.peers.get_mut(&ip) {
-                Some(e) => {
-                    e.established += v.established;
-                    e.close_wait += v.close_wait;
-                    e.syn_recv += v.syn_recv;
-                    e.time_wait += v.time_wait;
-                    e.fin_wait2 += v.fin_wait2;
-                }
-                None if n < cap => {
-                    self.peers.insert(ip, v);
-                }
-                // One key per socket with a peer address; the other socket counts are not
-                // kept per peer, so count the sockets this key stood for.
-                None => {
-                    self.dropped_keys +=
-                        v.established + v.close_wait + v.syn_recv + v.time_wait + v.fin_wait2;
-                }
-            }
-        }
+                e.close_wait_max_probes = e.close_wait_max_probes.max(v.close_wait_max_probes);
+                // At most 16 remotes per process, as when observed (not counted as dropped).
+                merge_capped(
+                    &mut e.close_wait_remotes,
+                    v.close_wait_remotes,
+                    16,
+                    |a, b| *a += b,
+                    |_| 0,
+                );
+                extend_samples(&mut e.samples, v.samples, nsamp);
+            },
+            |v| v.states.total(),
+        );
+        // A peer key stands for one socket per counted state (the other states are not kept
+        // per peer).
+        self.dropped_keys += merge_capped(
+            &mut self.peers,
+            other.peers,
+            cap,
+            |e, v| {
+                e.established += v.established;
+                e.close_wait += v.close_wait;
+                e.syn_recv += v.syn_recv;
+                e.time_wait += v.time_wait;
+                e.fin_wait2 += v.fin_wait2;
+            },
+            |v| v.established + v.close_wait + v.syn_recv + v.time_wait + v.fin_wait2,
+        );
         for (k, c) in other.close_wait_by_service {
             *self.close_wait_by_service.entry(k).or_insert(0) += c;
         }
@@ -370,22 +362,24 @@ impl Observation {
     }
 }
 
-/// Adds counts key by key, new keys only while the map holds fewer than `cap`; returns the
-/// counts that did not fit.
-fn add_capped<K: std::hash::Hash + Eq>(
-    to: &mut FxHashMap<K, u64>,
-    from: FxHashMap<K, u64>,
+/// Merges `from` into `to` key by key: `add` for a key `to` has, a new key only while `to`
+/// holds fewer than `cap`; returns the `weight` (sockets) of the entries that did not fit.
+fn merge_capped<K: std::hash::Hash + Eq, V, S: std::hash::BuildHasher>(
+    to: &mut HashMap<K, V, S>,
+    from: HashMap<K, V, S>,
     cap: usize,
+    mut add: impl FnMut(&mut V, V),
+    weight: impl Fn(&V) -> u64,
 ) -> u64 {
     let mut dropped = 0;
-    for (k, c) in from {
+    for (k, v) in from {
         let n = to.len();
         match to.get_mut(&k) {
-            Some(x) => *x += c,
+            Some(e) => add(e, v),
             None if n < cap => {
-                to.insert(k, c);
+                to.insert(k, v);
             }
-            None => dropped += c,
+            None => dropped += weight(&v),
         }
     }
     dropped

@@ -144,3 +144,31 @@ fn a_million_sockets_stay_in_few_keys() {
     assert_eq!(o.server_tw_samples[&80].len(), 3);
     eprintln!("observed 1M sockets in {el:?}");
 }
+
+#[test]
+fn merged_parts_account_for_every_socket_past_the_cap() {
+    // 5,000 sockets to distinct peers, observed in two capped parts and merged: each socket is
+    // either under a kept key or counted as left out, once per map (peers, port spaces).
+    let socks = sockets(&lines(&[
+        "5000 ESTABLISHED 10.0.0.2:40000+ 198.51.100.1+:443",
+    ]));
+    let cfg = ObserveConfig {
+        max_keys: 100,
+        ..Default::default()
+    };
+    let info = ScanInfo::new(SourceKind::Netlink);
+    let mut a = Observation::new(&info, cfg.clone());
+    let mut b = Observation::new(&info, cfg);
+    for (i, s) in socks.iter().enumerate() {
+        if i % 2 == 0 {
+            a.socket(s)
+        } else {
+            b.socket(s)
+        }
+    }
+    a.merge(b);
+    assert_eq!(a.total, 5000);
+    assert_eq!(a.peers.len(), 100);
+    assert_eq!(a.port_spaces.len(), 100);
+    assert_eq!(a.dropped_keys, 2 * (5000 - 100));
+}
