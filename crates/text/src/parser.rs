@@ -205,6 +205,15 @@ impl OwnerCache {
     }
 }
 
+/// Builds the socket of a compact row, owner included (`line` as read by the fast path).
+pub(crate) fn build_compact(c: &Compact, line: &[u8], sock: &mut Socket, owners: &mut OwnerCache) {
+    c.apply(sock, line);
+    if let Some((pid, a, b)) = c.owner {
+        let comm = line.get(a as usize..b as usize).unwrap_or_default();
+        sock.owners.push(owners.get(pid, comm));
+    }
+}
+
 /// Whether a compact row has a concrete remote endpoint (what [`is_connected`] says of the
 /// socket it stands for; a cut host is a name, never `*`).
 fn compact_connected(c: &Compact) -> bool {
@@ -875,6 +884,18 @@ impl Parser {
         }
     }
 
+    /// The common case for a compact row, a row in the middle of its table: everything
+    /// `fast_line` would do besides the count is already done (snapshot open in this format,
+    /// nothing held back, owners noted).
+    fn mid_table(&self, c: &Compact) -> bool {
+        let format = self.opts.format.unwrap_or(Format::NetstatLinux);
+        self.pending.is_none()
+            && format != Format::WindowsNetstat
+            && self.snap.as_ref().is_some_and(|s| {
+                s.format == format && (c.owner.is_none() || s.info.owners_resolved)
+            })
+    }
+
     /// Like [`Parser::compact_line`] for a pipeline whose sink has worker parts: in the
     /// common case (a row in the middle of its table, not a listener) only the bookkeeping and
     /// the duplicate check happen here, and the line number is returned for the socket to be
@@ -887,14 +908,7 @@ impl Parser {
         line: &[u8],
         sink: &mut S,
     ) -> Option<usize> {
-        let format = self.opts.format.unwrap_or(Format::NetstatLinux);
-        if c.state != TcpState::Listen
-            && self.pending.is_none()
-            && format != Format::WindowsNetstat
-            && self.snap.as_ref().is_some_and(|s| {
-                s.format == format && (c.owner.is_none() || s.info.owners_resolved)
-            })
-        {
+        if c.state != TcpState::Listen && self.mid_table(c) {
             self.line_no += 1;
             self.nonblank += 1;
             self.win_cont = false;
@@ -912,22 +926,8 @@ impl Parser {
         line: &[u8],
         sink: &mut S,
     ) {
-        c.apply(&mut self.sock, line);
-        if let Some((pid, a, b)) = c.owner {
-            let comm = line.get(a as usize..b as usize).unwrap_or_default();
-            let p = self.owners.get(pid, comm);
-            self.sock.owners.push(p);
-        }
-        let format = self.opts.format.unwrap_or(Format::NetstatLinux);
-        // The common case, a row in the middle of its table: everything `fast_line` would do
-        // besides the count is already done (snapshot open in this format, nothing held
-        // back, owners noted).
-        if self.pending.is_none()
-            && format != Format::WindowsNetstat
-            && self.snap.as_ref().is_some_and(|s| {
-                s.format == format && (c.owner.is_none() || s.info.owners_resolved)
-            })
-        {
+        build_compact(c, line, &mut self.sock, &mut self.owners);
+        if self.mid_table(c) {
             self.line_no += 1;
             self.nonblank += 1;
             self.emit_known(c.state, fp, false, sink);

@@ -26,7 +26,7 @@ use crate::api::{
     Duplicate, SinkPart, Skipped, SnapshotMeta, SnapshotSummary, TextError, TextSink,
 };
 use crate::dedupe::fingerprint;
-use crate::parser::{fast_user_inode, read_row, OwnerCache, Parser, Pre, Section};
+use crate::parser::{build_compact, fast_user_inode, read_row, OwnerCache, Parser, Pre, Section};
 use crate::rows::{fast_linux_row, tokenize, Compact, Row, RowFacts, RowState, SsContext, Toks};
 use crate::words::proto_word;
 use std::io::BufRead;
@@ -79,15 +79,6 @@ enum Msg {
     Flush,
 }
 
-/// Builds the socket of a compact row, owner included.
-fn build(row: &Compact, line: &[u8], sock: &mut Socket, owners: &mut OwnerCache) {
-    row.apply(sock, line);
-    if let Some((pid, a, b)) = row.owner {
-        let comm = line.get(a as usize..b as usize).unwrap_or_default();
-        sock.owners.push(owners.get(pid, comm));
-    }
-}
-
 /// Builds the deferred sockets of `defer` and hands them to `to`.
 fn deliver(
     data: &[u8],
@@ -103,7 +94,7 @@ fn deliver(
         }) = res.get(i as usize)
         {
             let line = data.get(*start as usize..*end as usize).unwrap_or_default();
-            build(row, line, sock, owners);
+            build_compact(row, line, sock, owners);
             to(sock, line_no);
         }
     }

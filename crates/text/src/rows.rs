@@ -2005,14 +2005,8 @@ mod tests {
             return false;
         };
         let mut fast = blank();
-        c.apply(&mut fast, line.as_bytes());
-        if let Some((pid, a, b)) = c.owner {
-            fast.owners.push(Arc::new(Process {
-                pid,
-                comm: line[a as usize..b as usize].to_string(),
-                ..Process::default()
-            }));
-        }
+        let mut owners = crate::parser::OwnerCache::default();
+        crate::parser::build_compact(&c, line.as_bytes(), &mut fast, &mut owners);
         let mut spans = Vec::new();
         tokenize(line.trim_end(), &mut spans, 96);
         let t = Toks {
