@@ -221,6 +221,20 @@ impl Observation {
         o
     }
 
+    /// An empty observation of the same scan, with the same settings and the listening ports
+    /// known so far, to observe one of `of` shares of its sockets (on another thread) and
+    /// [`merge`](Observation::merge) back: the shares together hold no more keys than this
+    /// one may.
+    pub fn part(&self, of: usize) -> Observation {
+        let mut cfg = self.cfg.clone();
+        cfg.listening = self.listening.clone();
+        cfg.max_keys = (cfg.max_keys / of.max(1)).max(1);
+        let mut o = Observation::new(&ScanInfo::new(self.source), cfg);
+        o.taken_at_ms = self.taken_at_ms;
+        o.owners_resolved = self.owners_resolved;
+        o
+    }
+
     /// The ephemeral range the port-space counts were taken against, if one was configured.
     pub fn port_range(&self) -> Option<(u16, u16)> {
         self.cfg.port_range

@@ -172,3 +172,27 @@ fn merged_parts_account_for_every_socket_past_the_cap() {
     assert_eq!(a.port_spaces.len(), 100);
     assert_eq!(a.dropped_keys, 2 * (5000 - 100));
 }
+
+#[test]
+fn a_part_knows_the_listeners_and_takes_its_share_of_the_cap() {
+    let listener = sockets(&lines(&["1 LISTEN 0.0.0.0:80 0.0.0.0:0"]));
+    let tw = sockets(&lines(&["300 TIME_WAIT 10.0.0.2:80 192.0.2.1+:51000"]));
+    let cfg = ObserveConfig {
+        max_keys: 100,
+        ..Default::default()
+    };
+    let mut o = Observation::new(&ScanInfo::new(SourceKind::Text), cfg);
+    o.socket(&listener[0]);
+    let mut p = o.part(2);
+    assert_eq!(p.source, SourceKind::Text);
+    for s in &tw {
+        p.socket(s);
+    }
+    // Port 80 is known as listened: server-side TIME_WAIT, per peer, 50 keys at most.
+    assert!(p.port_spaces.is_empty());
+    assert_eq!(p.server_tw_peers.len(), 50);
+    assert_eq!(p.peers.len(), 50);
+    o.merge(p);
+    assert_eq!(o.total, 301);
+    assert_eq!(o.server_tw_peers.len(), 50);
+}

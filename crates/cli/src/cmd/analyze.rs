@@ -61,8 +61,6 @@ struct Collect<'a> {
     input: &'a str,
     listening: Vec<ListeningPorts>,
     cur: Option<Observation>,
-    /// The current snapshot's scan and observation settings, for parts.
-    cur_info: Option<(ScanInfo, ObserveConfig)>,
     observations: Vec<(Observation, SnapshotSummary)>,
     unknown: Vec<UnknownRow>,
     skipped: Vec<SkippedLine>,
@@ -74,7 +72,6 @@ impl<'a> Collect<'a> {
             input,
             listening,
             cur: None,
-            cur_info: None,
             observations: Vec::new(),
             unknown: Vec::new(),
             skipped: Vec::new(),
@@ -94,8 +91,7 @@ impl TextSink for Collect<'_> {
             listening,
             ..Default::default()
         };
-        self.cur = Some(Observation::new(&meta.info, cfg.clone()));
-        self.cur_info = Some((meta.info.clone(), cfg));
+        self.cur = Some(Observation::new(&meta.info, cfg));
     }
     fn socket(&mut self, s: &Socket, _line: usize) {
         if let Some(o) = self.cur.as_mut() {
@@ -118,21 +114,12 @@ impl TextSink for Collect<'_> {
         }
     }
     fn end_snapshot(&mut self, summary: &SnapshotSummary) {
-        self.cur_info = None;
         if let Some(o) = self.cur.take() {
             self.observations.push((o, summary.clone()));
         }
     }
     fn part(&mut self, of: usize) -> Option<Box<dyn SinkPart>> {
-        let (info, cfg) = self.cur_info.as_ref()?;
-        let mut cfg = cfg.clone();
-        // The parts together hold no more keys than one observation would.
-        cfg.max_keys = (cfg.max_keys / of.max(1)).max(1);
-        // The listeners met so far, as this snapshot's observation knows them.
-        if let Some(o) = &self.cur {
-            cfg.listening.union(&o.listening);
-        }
-        Some(Box::new(Part(Observation::new(info, cfg))))
+        Some(Box::new(Part(self.cur.as_ref()?.part(of))))
     }
     fn join(&mut self, part: Box<dyn SinkPart>) {
         if let (Some(o), Ok(p)) = (self.cur.as_mut(), part.into_any().downcast::<Part>()) {
