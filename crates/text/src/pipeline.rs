@@ -211,7 +211,8 @@ fn fast_section(s: &Section) -> bool {
 /// The calling thread's side of the worker parts.
 struct Ctl {
     to: Vec<Sender<Msg>>,
-    parts: Receiver<Option<Box<dyn SinkPart>>>,
+    /// Parts given back, with the number of the deliverer that held each.
+    parts: Receiver<(usize, Option<Box<dyn SinkPart>>)>,
     /// Which workers hold a part.
     has_part: Vec<bool>,
     /// Listeners delivered on this thread since each worker's last chunk.
@@ -254,15 +255,21 @@ impl Ctl {
             }
             self.listeners[w].clear();
         }
+        // Joined in deliverer order, not in the order they come back: which keys a capped
+        // map keeps depends on the order of the merges, and a run must be reproducible.
+        let mut back = Vec::with_capacity(asked);
         for _ in 0..asked {
             match self.parts.recv() {
-                Ok(Some(p)) => sink.join(p),
-                Ok(None) => {}
+                Ok(p) => back.push(p),
                 Err(_) => {
                     self.failed = true;
                     break;
                 }
             }
+        }
+        back.sort_by_key(|(w, _)| *w);
+        for p in back.into_iter().filter_map(|(_, p)| p) {
+            sink.join(p);
         }
     }
 }
@@ -324,11 +331,11 @@ pub(crate) fn run<R: BufRead, S: TextSink + ?Sized>(
     let opts = parser.options().clone();
     std::thread::scope(|scope| -> Result<(), TextError> {
         let (recycle_tx, recycle) = channel::<Job>();
-        let (parts_tx, parts) = channel::<Option<Box<dyn SinkPart>>>();
+        let (parts_tx, parts) = channel::<(usize, Option<Box<dyn SinkPart>>)>();
         let mut to: Vec<Sender<Msg>> = Vec::new();
         let mut from: Vec<Receiver<Job>> = Vec::new();
         let mut readers: Vec<Sender<Job>> = Vec::new();
-        for _ in 0..workers {
+        for w in 0..workers {
             let (tx, rx) = channel::<Msg>();
             let (btx, brx) = channel::<Job>();
             let (ptx, prx) = channel::<Job>();
@@ -373,7 +380,7 @@ pub(crate) fn run<R: BufRead, S: TextSink + ?Sized>(
                             part = Some(p);
                             true
                         }
-                        Msg::Flush => parts_tx.send(part.take()).is_ok(),
+                        Msg::Flush => parts_tx.send((w, part.take())).is_ok(),
                     };
                     if !sent {
                         break;
@@ -615,7 +622,7 @@ mod tests {
     fn listeners_for_a_part_never_pile_up() {
         let (tx0, rx0) = channel::<Msg>();
         let (tx1, rx1) = channel::<Msg>();
-        let (_ptx, parts) = channel::<Option<Box<dyn SinkPart>>>();
+        let (_ptx, parts) = channel::<(usize, Option<Box<dyn SinkPart>>)>();
         let mut ctl = Ctl {
             to: vec![tx0, tx1],
             parts,
