@@ -401,8 +401,9 @@ pub trait TextSink {
 /// else stays on the calling thread: snapshot events, duplicates, unknown and skipped rows,
 /// every other row, and every listening socket. Each part gets the sockets of whole 1 MiB
 /// chunks, in input order within a chunk; which chunk goes to which part is fixed by the
-/// chunk's position, so a run is reproducible. The sink sees every socket exactly once,
-/// either itself or through a part given back to [`TextSink::join`].
+/// chunk's position, and the parts are given back to [`TextSink::join`] in a fixed order, so
+/// a run is reproducible. The sink sees every socket exactly once, either itself or through
+/// a part given back.
 pub trait SinkPart: Send {
     /// One socket of the snapshot the part was made for, with its 1-based line number.
     fn socket(&mut self, socket: &Socket, line: usize);
