@@ -7,6 +7,7 @@ use crate::observe::Observation;
 use crate::os::SourceOs;
 use crate::rates::{rates, Rates};
 use crate::rules;
+use crate::trend::Trend;
 use serde::{Deserialize, Serialize};
 use tcpdoctor_model::{
     KernelContext, MysqlStatus, ServiceNames, Sockstat, StateCounts, SCHEMA_VERSION,
@@ -34,6 +35,10 @@ pub struct DiagnoseInput<'a> {
     pub mysql: Option<&'a MysqlStatus>,
     /// MySQL's own view at the first scan, for growth and counter deltas.
     pub mysql_before: Option<&'a MysqlStatus>,
+    /// The growth history of every scan, fed in order, when the caller kept it while the scans
+    /// streamed by (a long run of pasted snapshots); `observations` then needs only the first
+    /// and the last scan. `None`: built from `observations`.
+    pub trend: Option<&'a Trend>,
 }
 
 impl<'a> DiagnoseInput<'a> {
@@ -52,6 +57,7 @@ impl<'a> DiagnoseInput<'a> {
             services: None,
             mysql: None,
             mysql_before: None,
+            trend: None,
         }
     }
 }
@@ -153,7 +159,12 @@ pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
 /// Shared view for the rules.
 pub(crate) struct Ctx<'a> {
     pub obs: &'a Observation,
-    pub all: &'a [Observation],
+    /// The first scan, when there are two or more.
+    pub first: Option<&'a Observation>,
+    /// Number of scans.
+    pub scans: usize,
+    /// Growth history of every scan.
+    pub trend: &'a Trend,
     pub k: &'a KernelContext,
     pub os: SourceOs,
     pub live: bool,
@@ -253,7 +264,20 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
         (Some(b), Some(ms)) => rates(b, input.kernel, ms),
         _ => None,
     };
+    let built;
+    let trend = match input.trend {
+        Some(t) => t,
+        None => {
+            let mut t = Trend::new();
+            for o in input.observations {
+                t.observe(o);
+            }
+            built = t;
+            &built
+        }
+    };
     let n = input.observations.len();
+    let scans = trend.scans().max(n);
     let interval_s = if n >= 2 {
         let (a, b) = (
             input.observations[0].taken_at_ms,
@@ -269,7 +293,9 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
     };
     let ctx = Ctx {
         obs,
-        all: input.observations,
+        first: input.observations.first().filter(|_| n >= 2),
+        scans,
+        trend,
         k: input.kernel,
         os: input.os,
         live,
@@ -367,7 +393,7 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
         kernel_context: live,
         kernel_release: input.kernel.kernel_release.clone(),
         sockstat: input.kernel.sockstat,
-        snapshots: n,
+        snapshots: scans,
         interval_s,
         time_wait_secs: ctx.tw_secs,
         port_range: ctx.range.clone(),

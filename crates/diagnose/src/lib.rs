@@ -64,6 +64,7 @@ pub mod os;
 pub mod rates;
 mod rules;
 pub mod sysctl;
+pub mod trend;
 
 pub use check::{check, CheckConfig, CheckConfigError, CheckResult, PerfDatum, Status};
 pub use engine::{diagnose, kernel_version, DiagnoseInput, PortRange, PortSpaceUse, Report};
@@ -79,3 +80,4 @@ pub use observe::{Observation, ObserveConfig};
 pub use os::{SourceOs, TimeWaitLen, UnknownOs};
 pub use rates::{rates, Rates};
 pub use sysctl::{audit, emit_sysctl_d, validate_write, Refusal, SysctlAudit, Verdict};
+pub use trend::Trend;

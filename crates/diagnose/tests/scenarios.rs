@@ -406,3 +406,23 @@ fn observations_merged_from_parts_give_the_same_report() {
         }
     }
 }
+
+#[test]
+fn a_trend_fed_while_scans_stream_gives_the_report_of_all_observations() {
+    // `analyze` keeps only the first and the last observation of a long run and feeds every
+    // one to a Trend: the report must be the one every observation gives.
+    let mut multi = 0;
+    for path in scenario_files() {
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let sc = load(&path);
+        if sc.scans.len() >= 3 {
+            multi += 1;
+        }
+        assert_eq!(
+            serde_json::to_value(run(&sc)).unwrap(),
+            serde_json::to_value(run_streamed(&sc)).unwrap(),
+            "{file}"
+        );
+    }
+    assert!(multi >= 2, "scenarios with three or more scans: {multi}");
+}

@@ -3,14 +3,12 @@
 use super::*;
 use crate::finding::{EvidenceGroup, GroupKind, Metric, Severity, Value};
 use crate::observe::ProcessStats;
+use crate::trend::{Owner, STATES};
 use std::net::IpAddr;
 use tcpdoctor_model::TcpState;
 
 fn persisting(ctx: &Ctx<'_>) -> Option<(u64, f64)> {
-    if ctx.all.len() < 2 {
-        return None;
-    }
-    let first = ctx.all.first()?;
+    let first = ctx.first?;
     if first.close_wait_ids.is_empty() && ctx.obs.close_wait_ids.is_empty() {
         return None;
     }
@@ -363,106 +361,60 @@ struct Series {
     key: String,
     label: String,
     state: TcpState,
+    /// The counts shown (every scan, or evenly spaced ones and the last).
     values: Vec<u64>,
+    first: u64,
+    last: u64,
 }
 
-fn grows(v: &[u64]) -> bool {
-    let (Some(first), Some(last)) = (v.first(), v.last()) else {
-        return false;
-    };
-    let g = last.saturating_sub(*first);
-    let monotonic = v.windows(2).all(|w| w[1] >= w[0]);
-    monotonic && g >= 20.max(first / 5)
+/// Growth enough to report, for a series that never decreased (the trend drops the others).
+fn grows(first: u64, last: u64) -> bool {
+    last.saturating_sub(first) >= 20.max(first / 5)
 }
 
 /// `connection-growth`: with two or more observations, ESTABLISHED or CLOSE_WAIT growing per
 /// process or per peer.
 pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
-    if ctx.all.len() < 2 {
+    if ctx.scans < 2 {
         return Vec::new();
     }
-    let last = ctx.obs;
+    // Processes and peers of the first scan still there at the last (the trend follows only
+    // what existed at the first scan: a process started since then ramps up from zero, which
+    // is not a leak).
     let mut series = Vec::new();
-    let first = &ctx.all[0];
-    for (pid, p) in &last.processes {
-        // Only what existed at the first scan: a process started since then ramps up from
-        // zero, which is not a leak.
-        let existed = first
-            .processes
-            .get(pid)
-            .map(|q| q.process.comm == p.process.comm);
-        if existed != Some(true) {
-            continue;
-        }
-        for st in [TcpState::Established, TcpState::CloseWait] {
-            let values: Vec<u64> = ctx
-                .all
-                .iter()
-                .map(|o| {
-                    o.processes
-                        .get(pid)
-                        .filter(|q| q.process.comm == p.process.comm)
-                        .map(|q| q.states.get(st))
-                        .unwrap_or(0)
-                })
-                .collect();
-            if grows(&values) {
-                series.push(Series {
-                    kind: GroupKind::Process,
-                    key: format!("pid:{pid}"),
-                    label: if p.process.comm.is_empty() {
+    for f in ctx.trend.present() {
+        for (st, s) in STATES.iter().zip(&f.series) {
+            let Some(s) = s else { continue };
+            if !grows(s.first, s.last) {
+                continue;
+            }
+            let (kind, key, label) = match &f.owner {
+                Owner::Process(pid, comm) => (
+                    GroupKind::Process,
+                    format!("pid:{pid}"),
+                    if comm.is_empty() {
                         format!("pid {pid}")
                     } else {
-                        format!("{} (pid {pid})", p.process.comm)
+                        format!("{comm} (pid {pid})")
                     },
-                    state: st,
-                    values,
-                });
-            }
-        }
-    }
-    for ip in last.peers.keys() {
-        if !first.peers.contains_key(ip) {
-            continue;
-        }
-        for st in [TcpState::Established, TcpState::CloseWait] {
-            let values: Vec<u64> = ctx
-                .all
-                .iter()
-                .map(|o| {
-                    o.peers
-                        .get(ip)
-                        .map(|p| {
-                            if st == TcpState::Established {
-                                p.established
-                            } else {
-                                p.close_wait
-                            }
-                        })
-                        .unwrap_or(0)
-                })
-                .collect();
-            if grows(&values) {
-                series.push(Series {
-                    kind: GroupKind::Peer,
-                    key: ip.to_string(),
-                    label: format!("peer {ip}"),
-                    state: st,
-                    values,
-                });
-            }
+                ),
+                Owner::Peer(ip) => (GroupKind::Peer, ip.to_string(), format!("peer {ip}")),
+            };
+            series.push(Series {
+                kind,
+                key,
+                label,
+                state: *st,
+                values: ctx.trend.shown(s),
+                first: s.first,
+                last: s.last,
+            });
         }
     }
     if series.is_empty() {
         return Vec::new();
     }
-    let growth = |s: &Series| {
-        s.values
-            .last()
-            .copied()
-            .unwrap_or(0)
-            .saturating_sub(s.values[0])
-    };
+    let growth = |s: &Series| s.last.saturating_sub(s.first);
     series.sort_by(|a, b| {
         let ka = (
             a.kind == GroupKind::Process,
@@ -480,7 +432,7 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
     let top = &series[0];
     let g = growth(top);
     let any_cw = series.iter().any(|s| s.state == TcpState::CloseWait);
-    let sev = if any_cw || ctx.all.len() >= 3 {
+    let sev = if any_cw || ctx.scans >= 3 {
         Severity::Warning
     } else {
         Severity::Info
@@ -493,18 +445,18 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
             "{} {} grew from {} to {}{} across {} scans",
             top.label,
             top.state.name(),
-            n(top.values[0]),
-            n(top.values.last().copied().unwrap_or(0)),
+            n(top.first),
+            n(top.last),
             per_min
                 .map(|r| format!(" (+{}/min)", rate(r)))
                 .unwrap_or_default(),
-            ctx.all.len()
+            ctx.scans
         ),
     )
     .facts(&["14.4", "14.5", "14.8"]);
     f.evidence.metric(
         "scans",
-        Value::Int(ctx.all.len() as i64),
+        Value::Int(ctx.scans as i64),
         None,
         "observations compared",
     );
@@ -516,6 +468,7 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
             "time from the first to the last scan",
         );
     }
+    let spacing = ctx.trend.spacing();
     for s in series.iter().take(6) {
         let g = growth(s);
         let mut metrics = vec![Metric {
@@ -534,7 +487,15 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
                     .join(" -> "),
             ),
             unit: None,
-            label: format!("{} count per scan", s.state.name()),
+            label: if spacing == 1 {
+                format!("{} count per scan", s.state.name())
+            } else {
+                format!(
+                    "{} count every {spacing} scans of {}, and at the last",
+                    s.state.name(),
+                    ctx.scans
+                )
+            },
         });
         if let Some(secs) = secs {
             metrics.push(Metric {
@@ -565,7 +526,7 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
              database this ends in \"Too many connections\" (MySQL: max_connections, default 151, \
              14.4). "
         },
-        if ctx.all.len() < 3 {
+        if ctx.scans < 3 {
             "Two scans show a trend, not a leak: compare a longer run (--interval with several scans)."
         } else {
             ""

@@ -435,10 +435,7 @@ fn space_key(k: &PortSpaceKey) -> String {
 
 /// Count of the same port space in an earlier observation.
 fn earlier_in_use(ctx: &Ctx<'_>, k: &PortSpaceKey) -> Option<u64> {
-    let first = ctx.all.first()?;
-    if ctx.all.len() < 2 {
-        return None;
-    }
+    let first = ctx.first?;
     Some(
         first
             .port_spaces

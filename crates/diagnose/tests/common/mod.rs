@@ -34,7 +34,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use tcpdoctor_diagnose::{
-    diagnose, DiagnoseInput, ListeningPorts, Observation, ObserveConfig, Report, SourceOs,
+    diagnose, DiagnoseInput, ListeningPorts, Observation, ObserveConfig, Report, SourceOs, Trend,
 };
 use tcpdoctor_model::{
     KernelContext, Process, ScanInfo, ServiceNames, Snapshot, Socket, SocketSink, SourceKind,
@@ -220,6 +220,27 @@ pub struct Ran {
 /// listeners found first (a collected snapshot).
 pub fn run(sc: &Scenario) -> Report {
     let os: SourceOs = sc.os.parse().unwrap();
+    diagnose_scenario(sc, os, &observations(sc), None)
+}
+
+/// As [`run`], but as `analyze` does with a long run of snapshots: the trend is fed every
+/// observation as it comes, and only the first and the last are kept.
+pub fn run_streamed(sc: &Scenario) -> Report {
+    let os: SourceOs = sc.os.parse().unwrap();
+    let mut trend = Trend::new();
+    let mut kept: Vec<Observation> = Vec::new();
+    for o in observations(sc) {
+        trend.observe(&o);
+        if kept.len() == 2 {
+            kept.pop();
+        }
+        kept.push(o);
+    }
+    diagnose_scenario(sc, os, &kept, Some(&trend))
+}
+
+/// One observation per scan of a scenario.
+pub fn observations(sc: &Scenario) -> Vec<Observation> {
     let mut obs = Vec::new();
     for scan in &sc.scans {
         let mut info = ScanInfo::new(scan.source);
@@ -233,11 +254,16 @@ pub fn run(sc: &Scenario) -> Report {
         };
         obs.push(Observation::from_snapshot(&snap, cfg));
     }
-    diagnose_scenario(sc, os, &obs)
+    obs
 }
 
 /// The diagnosis of a scenario's observations with its kernel, services and MySQL views.
-fn diagnose_scenario(sc: &Scenario, os: SourceOs, obs: &[Observation]) -> Report {
+fn diagnose_scenario(
+    sc: &Scenario,
+    os: SourceOs,
+    obs: &[Observation],
+    trend: Option<&Trend>,
+) -> Report {
     let services = ServiceNames::parse(&sc.services);
     let mut input = DiagnoseInput::new(obs, &sc.kernel, os);
     input.kernel_before = sc.kernel_before.as_ref();
@@ -245,6 +271,7 @@ fn diagnose_scenario(sc: &Scenario, os: SourceOs, obs: &[Observation]) -> Report
     input.services = Some(&services);
     input.mysql = sc.mysql.as_ref();
     input.mysql_before = sc.mysql_before.as_ref();
+    input.trend = trend;
     diagnose(&input)
 }
 
@@ -349,7 +376,7 @@ pub fn observe_split(sc: &Scenario, parts: usize, turn: usize) -> Vec<Observatio
 /// Like [`run`], on the observations of [`observe_split`].
 pub fn run_split(sc: &Scenario, parts: usize, turn: usize) -> Report {
     let os: SourceOs = sc.os.parse().unwrap();
-    diagnose_scenario(sc, os, &observe_split(sc, parts, turn))
+    diagnose_scenario(sc, os, &observe_split(sc, parts, turn), None)
 }
 
 /// Every count an observation holds, in a stable order (samples and listener order aside).
