@@ -267,6 +267,10 @@ pub fn diagnose(input: &DiagnoseInput<'_>) -> Report {
     let built;
     let trend = match input.trend {
         Some(t) => t,
+        None if input.observations.len() < 2 => {
+            built = Trend::unfollowed(input.observations.len());
+            &built
+        }
         None => {
             let mut t = Trend::new();
             for o in input.observations {

@@ -72,6 +72,17 @@ impl Trend {
         Trend::default()
     }
 
+    /// A trend of `scans` scans that follows nothing: for a diagnosis of one scan, where
+    /// nothing can grow.
+    pub(crate) fn unfollowed(scans: usize) -> Trend {
+        Trend {
+            scans,
+            stride: 1,
+            kept: scans,
+            followed: Vec::new(),
+        }
+    }
+
     /// Number of observations fed.
     pub fn scans(&self) -> usize {
         self.scans

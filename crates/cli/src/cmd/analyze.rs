@@ -1,13 +1,19 @@
 //! `tcpdoctor analyze FILE...`: pasted netstat/ss text -> the same model and diagnosis as a
 //! live host.
 //!
-//! Each input is read streaming into one `Observation` per snapshot; memory stays bounded by
-//! the number of distinct ports, peers and processes. Whether a TIME_WAIT sits on a listening
-//! port decides which side closed first, so listeners must be known before the connections:
-//! Linux `netstat`, `ss` and `/proc/net/tcp` list them first (kernel order, per family), so one
-//! pass does. Windows, BSD, PowerShell and bare pasted rows do not: for an input with such a
-//! snapshot a first pass collects each snapshot's listening ports and a second pass observes.
-//! Standard input is spooled to an unlinked temporary file so it can be read twice.
+//! Each input is read streaming into one `Observation` per snapshot (its maps capped, see
+//! `ObserveConfig::max_keys`). When a snapshot ends it is diagnosed on its own, and only what
+//! the combined diagnosis needs stays: the first and the latest observation and a growth
+//! `Trend` of all of them, so memory does not grow with the number of snapshots (a log of
+//! `netstat` every second for a day is 86,400 snapshots); what grows is the list of
+//! per-snapshot entries of the report.
+//!
+//! Whether a TIME_WAIT sits on a listening port decides which side closed first, so listeners
+//! must be known before the connections: Linux `netstat`, `ss` and `/proc/net/tcp` list them
+//! first (kernel order, per family), so one pass does. Windows, BSD, PowerShell and bare pasted
+//! rows do not: at the first such snapshot the reading stops taking snapshots, a pass collects
+//! every snapshot's listening ports, and a third reading observes from that snapshot on.
+//! Standard input is spooled to an unlinked temporary file so it can be read again.
 //!
 //! On inputs over 1 MiB the sockets of the common Linux rows are observed on the parser's
 //! worker threads: each gets a part (an `Observation` of the same snapshot, with the listening
@@ -25,10 +31,10 @@ use std::io::{self, BufReader, Seek, SeekFrom};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tcpdoctor_diagnose::{
-    diagnose, DiagnoseInput, ListeningPorts, Observation, ObserveConfig, Report, SourceOs,
+    diagnose, DiagnoseInput, ListeningPorts, Observation, ObserveConfig, Report, SourceOs, Trend,
 };
 use tcpdoctor_model::{
-    KernelContext, ScanInfo, Socket, SocketSink, SourceKind, StateCounts, UnknownRow,
+    KernelContext, ScanInfo, ServiceNames, Socket, SocketSink, SourceKind, StateCounts, UnknownRow,
 };
 use tcpdoctor_render::analyze::{
     render_json, render_text, AnalyzeReport, InputInfo, SkippedLine, SnapshotEntry,
@@ -56,23 +62,127 @@ impl TextSink for Listeners {
     }
 }
 
-/// Pass 2: one Observation per snapshot, plus what the report lists.
-struct Collect<'a> {
+/// What stays of the snapshots read so far, over every input: each one's entry (its own
+/// diagnosis, made when it ends), and what the combined diagnosis needs: the first and the
+/// latest observation and the growth trend of all of them. A snapshot's observation is dropped
+/// once it is neither, so memory does not grow with the number of snapshots.
+struct Run<'k> {
+    kernel: &'k KernelContext,
+    services: &'k ServiceNames,
+    /// The first observation and the latest (at most two).
+    kept: Vec<Observation>,
+    trend: Trend,
+    entries: Vec<SnapshotEntry>,
+    sum: StateCounts,
+    /// The OS of every snapshot, or `Unknown` once two differ.
+    os: Option<SourceOs>,
+    /// A snapshot with at least one socket was seen.
+    any_sockets: bool,
+}
+
+impl<'k> Run<'k> {
+    fn new(kernel: &'k KernelContext, services: &'k ServiceNames) -> Run<'k> {
+        Run {
+            kernel,
+            services,
+            kept: Vec::new(),
+            trend: Trend::new(),
+            entries: Vec::new(),
+            sum: StateCounts::default(),
+            os: None,
+            any_sockets: false,
+        }
+    }
+
+    fn diagnose(&self, obs: &[Observation], os: SourceOs, trend: Option<&Trend>) -> Report {
+        let mut input = DiagnoseInput::new(obs, self.kernel, os);
+        input.services = Some(self.services);
+        input.trend = trend;
+        diagnose(&input)
+    }
+
+    /// A snapshot has ended: its own diagnosis now, and its observation kept only while it is
+    /// the first or the latest.
+    fn commit(&mut self, input: &str, obs: Observation, s: &SnapshotSummary) {
+        let os = diag_os(s.os);
+        let r = self.diagnose(std::slice::from_ref(&obs), os, None);
+        self.sum.merge(&s.counts);
+        self.any_sockets |= obs.total > 0;
+        self.os = match self.os {
+            None => Some(os),
+            Some(o) if o == os => Some(o),
+            Some(_) => Some(SourceOs::Unknown),
+        };
+        self.entries.push(SnapshotEntry {
+            input: input.to_string(),
+            index: s.index,
+            format: s.format.name().to_string(),
+            os: s.os.name().to_string(),
+            command: s.command.clone(),
+            first_line: s.first_line,
+            last_line: s.last_line,
+            total: s.counts.total(),
+            states: s.counts,
+            unknown_state: s.unknown_rows,
+            duplicates: s.duplicates,
+            findings: r.findings,
+            ss_summary: s
+                .ss_summary
+                .as_ref()
+                .and_then(|x| serde_json::to_value(x).ok()),
+        });
+        self.trend.observe(&obs);
+        if self.kept.len() == 2 {
+            self.kept.pop();
+        }
+        self.kept.push(obs);
+    }
+
+    /// The diagnosis of every snapshot together: the latest one, with growth across all.
+    fn combined(&self) -> Report {
+        let mut r = self.diagnose(
+            &self.kept,
+            self.os.unwrap_or(SourceOs::Unknown),
+            Some(&self.trend),
+        );
+        r.total = self.sum.total();
+        r.states = self.sum;
+        r
+    }
+}
+
+/// Reads one input into the run: one Observation per snapshot.
+///
+/// Without listening ports given (the first reading of an input), a snapshot in a format that
+/// does not list its listeners first stops the reading from taking snapshots: the input is read
+/// again from that snapshot on, after a pass that collects the listening ports
+/// (`rerun_from`); the snapshots before it are already in the run (`skip_below` on the second
+/// reading).
+struct Collect<'a, 'k> {
     input: &'a str,
-    listening: Vec<ListeningPorts>,
+    run: &'a mut Run<'k>,
+    listening: Option<Vec<ListeningPorts>>,
+    skip_below: usize,
+    rerun_from: Option<usize>,
     cur: Option<Observation>,
-    observations: Vec<(Observation, SnapshotSummary)>,
     unknown: Vec<UnknownRow>,
     skipped: Vec<SkippedLine>,
 }
 
-impl<'a> Collect<'a> {
-    fn new(input: &'a str, listening: Vec<ListeningPorts>) -> Collect<'a> {
+impl<'a, 'k> Collect<'a, 'k> {
+    fn new(
+        input: &'a str,
+        run: &'a mut Run<'k>,
+        listening: Option<Vec<ListeningPorts>>,
+        skip_below: usize,
+    ) -> Collect<'a, 'k> {
         Collect {
             input,
+            run,
             listening,
+            skip_below,
+            rerun_from: None,
             cur: None,
-            observations: Vec::new(),
             unknown: Vec::new(),
             skipped: Vec::new(),
         }
@@ -84,9 +194,17 @@ fn listeners_first(f: Format) -> bool {
     matches!(f, Format::NetstatLinux | Format::Ss | Format::ProcNetTcp)
 }
 
-impl TextSink for Collect<'_> {
+impl TextSink for Collect<'_, '_> {
     fn begin_snapshot(&mut self, meta: &SnapshotMeta) {
-        let listening = self.listening.get(meta.index).cloned().unwrap_or_default();
+        if self.rerun_from.is_some() || meta.index < self.skip_below {
+            self.cur = None;
+            return;
+        }
+        let listening = self
+            .listening
+            .as_ref()
+            .and_then(|l| l.get(meta.index).cloned())
+            .unwrap_or_default();
         let cfg = ObserveConfig {
             listening,
             ..Default::default()
@@ -114,8 +232,11 @@ impl TextSink for Collect<'_> {
         }
     }
     fn end_snapshot(&mut self, summary: &SnapshotSummary) {
-        if let Some(o) = self.cur.take() {
-            self.observations.push((o, summary.clone()));
+        let Some(o) = self.cur.take() else { return };
+        if self.listening.is_none() && !listeners_first(summary.format) {
+            self.rerun_from = Some(summary.index);
+        } else {
+            self.run.commit(self.input, o, summary);
         }
     }
     fn part(&mut self, of: usize) -> Option<Box<dyn SinkPart>> {
@@ -200,26 +321,24 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
     }
     opts.services = Some(Arc::clone(crate::cli::services()));
 
+    let kernel = KernelContext::default();
+    let mut run = Run::new(&kernel, crate::cli::services());
     let mut inputs = Vec::new();
-    let mut all: Vec<(String, Observation, SnapshotSummary)> = Vec::new();
     let mut unknown = Vec::new();
     let mut skipped = Vec::new();
     let (mut unknown_total, mut skipped_total, mut duplicates) = (0u64, 0u64, 0u64);
     for name in &a.files {
         let mut f = open_input(name)?;
-        let mut c = Collect::new(name, Vec::new());
+        let mut c = Collect::new(name, &mut run, None, 0);
         let mut stats = parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut c)
             .map_err(|e| text_error(name, e))?;
-        if c.observations
-            .iter()
-            .any(|(_, s)| !listeners_first(s.format))
-        {
+        if let Some(from) = c.rerun_from {
             f.seek(SeekFrom::Start(0))?;
             let mut pass1 = Listeners::default();
             parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut pass1)
                 .map_err(|e| text_error(name, e))?;
             f.seek(SeekFrom::Start(0))?;
-            c = Collect::new(name, pass1.0);
+            c = Collect::new(name, &mut run, Some(pass1.0), from);
             stats = parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut c)
                 .map_err(|e| text_error(name, e))?;
         }
@@ -237,59 +356,11 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
         });
         unknown.extend(c.unknown);
         skipped.extend(c.skipped);
-        all.extend(
-            c.observations
-                .into_iter()
-                .map(|(o, s)| (name.clone(), o, s)),
-        );
     }
     unknown.truncate(KEEP_ROWS);
     skipped.truncate(KEEP_ROWS);
-
-    let kernel = KernelContext::default();
-    let services = crate::cli::services();
-    let run_diag = |obs: &[Observation], os: SourceOs| -> Report {
-        let mut input = DiagnoseInput::new(obs, &kernel, os);
-        input.services = Some(services);
-        diagnose(&input)
-    };
-    let mut snapshots = Vec::new();
-    let mut sum = StateCounts::default();
-    for (input, obs, s) in &all {
-        sum.merge(&s.counts);
-        let r = run_diag(std::slice::from_ref(obs), diag_os(s.os));
-        snapshots.push(SnapshotEntry {
-            input: input.clone(),
-            index: s.index,
-            format: s.format.name().to_string(),
-            os: s.os.name().to_string(),
-            command: s.command.clone(),
-            first_line: s.first_line,
-            last_line: s.last_line,
-            total: s.counts.total(),
-            states: s.counts,
-            unknown_state: s.unknown_rows,
-            duplicates: s.duplicates,
-            findings: r.findings,
-            ss_summary: s
-                .ss_summary
-                .as_ref()
-                .and_then(|x| serde_json::to_value(x).ok()),
-        });
-    }
-    let os = {
-        let mut oses = all.iter().map(|(_, _, s)| diag_os(s.os));
-        let first = oses.next().unwrap_or(SourceOs::Unknown);
-        if oses.all(|o| o == first) {
-            first
-        } else {
-            SourceOs::Unknown
-        }
-    };
-    let observations: Vec<Observation> = all.into_iter().map(|(_, o, _)| o).collect();
-    let mut diagnosis = run_diag(&observations, os);
-    diagnosis.total = sum.total();
-    diagnosis.states = sum;
+    let diagnosis = run.combined();
+    let snapshots = run.entries;
 
     let mut formats: Vec<&str> = Vec::new();
     for i in &inputs {
@@ -302,7 +373,7 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
     let mut scan = ScanInfo::new(SourceKind::Text);
     scan.format = Some(formats.join("+"));
     let has_ss_summary = snapshots.iter().any(|s| s.ss_summary.is_some());
-    if observations.iter().all(|o| o.total == 0) && unknown_total == 0 && !has_ss_summary {
+    if !run.any_sockets && unknown_total == 0 && !has_ss_summary {
         return Err(UserError(format!(
             "no TCP socket rows found in {} (only UDP/unix rows, or no socket table)\n  hint: paste the \
              output of `netstat -tan`, `ss -tan` or Windows `netstat -ano`",

@@ -1,0 +1,167 @@
+//! `tcpdoctor analyze` on inputs with several snapshots: a snapshot whose listeners come after
+//! its connections (Windows) behind one that lists them first (Linux), and a long log of
+//! snapshots, whose observations are not all kept (the combined diagnosis keeps the first, the
+//! latest and a growth trend). No root needed: the inputs are written here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::path::PathBuf;
+
+mod common;
+use common::tcpdoctor;
+
+/// A file removed on drop (also when a test panics).
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(tag: &str, text: &str) -> TempFile {
+        let p = std::env::temp_dir().join(format!(
+            "tcpdoctor-analyze-runs-{tag}-{}.txt",
+            std::process::id()
+        ));
+        std::fs::write(&p, text).unwrap();
+        TempFile(p)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn analyze_json(f: &TempFile) -> Value {
+    let p = f.0.to_str().unwrap();
+    let (code, out, err) = tcpdoctor(&["analyze", "--json", p]);
+    // 1: a finding at warning or worse (the default --fail-on).
+    assert!(code == 0 || code == 1, "analyze {p}: exit {code}: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn ids(findings: &Value) -> Vec<String> {
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const LINUX_HEADER: &str = "Active Internet connections (servers and established)\n\
+    Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n";
+
+/// Linux `netstat -tan`: the listener first, then `tw` TIME_WAIT on it from clients.
+fn linux_snapshot(tw: usize) -> String {
+    let mut s = LINUX_HEADER.to_string();
+    s.push_str("tcp        0      0 0.0.0.0:80              0.0.0.0:*               LISTEN     \n");
+    for i in 0..tw {
+        s.push_str(&format!(
+            "tcp        0      0 10.0.0.1:80             10.0.{}.{}:{}          TIME_WAIT  \n",
+            i / 200,
+            i % 200 + 1,
+            40000 + i
+        ));
+    }
+    s
+}
+
+#[test]
+fn a_windows_snapshot_behind_a_linux_one_is_read_again_with_its_listeners() {
+    // Windows prints the listener after the connections: only a second reading that knows
+    // the listening ports sees these TIME_WAIT as the server's (closed first by the server),
+    // not as 3,000 outgoing connections.
+    let mut text = linux_snapshot(3000);
+    text.push_str(
+        "\nActive Connections\n\n  Proto  Local Address          Foreign Address        State           PID\n",
+    );
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "  TCP    10.0.0.1:443           10.1.{}.{}:{}         TIME_WAIT       0\n",
+            i / 200,
+            i % 200 + 1,
+            40000 + i
+        ));
+    }
+    text.push_str("  TCP    0.0.0.0:443            0.0.0.0:0              LISTENING       1234\n");
+    let f = TempFile::new("mixed", &text);
+    let v = analyze_json(&f);
+    assert_eq!(v["format"], "netstat-linux+windows-netstat");
+    assert_eq!(v["total"], 6002);
+    let snaps = v["snapshots"].as_array().unwrap();
+    assert_eq!(snaps.len(), 2);
+    for (s, format) in snaps.iter().zip(["netstat-linux", "windows-netstat"]) {
+        assert_eq!(s["format"], format);
+        assert_eq!(s["total"], 3001);
+        assert_eq!(ids(&s["findings"]), ["time-wait-server-side"], "{format}");
+    }
+    assert_eq!(ids(&v["findings"]), ["time-wait-server-side"]);
+    let tw = &v["findings"][0];
+    assert!(
+        tw["summary"].as_str().unwrap().contains("443"),
+        "the combined diagnosis is the latest snapshot's: {}",
+        tw["summary"]
+    );
+}
+
+#[test]
+fn a_long_log_of_snapshots_keeps_every_entry_and_shows_a_spaced_series() {
+    // 100 snapshots, as `while sleep 1; do netstat -tan; done > log` writes them: peer
+    // 10.0.0.9 holds 10 ESTABLISHED at the first and one more at each next.
+    let scans = 100usize;
+    let mut text = String::new();
+    for k in 0..scans {
+        text.push_str(LINUX_HEADER);
+        text.push_str(
+            "tcp        0      0 0.0.0.0:3306            0.0.0.0:*               LISTEN     \n",
+        );
+        for i in 0..10 + k {
+            text.push_str(&format!(
+                "tcp        0      0 10.0.0.1:3306           10.0.0.9:{}          ESTABLISHED\n",
+                40000 + i
+            ));
+        }
+    }
+    let f = TempFile::new("log", &text);
+    let v = analyze_json(&f);
+    let snaps = v["snapshots"].as_array().unwrap();
+    assert_eq!(snaps.len(), scans);
+    for (k, s) in snaps.iter().enumerate() {
+        assert_eq!(s["index"], k);
+        assert_eq!(s["total"], 11 + k, "snapshot {k}");
+    }
+    let total: usize = (0..scans).map(|k| 11 + k).sum();
+    assert_eq!(v["total"], total);
+    assert_eq!(v["states"]["ESTABLISHED"], total - scans);
+
+    let growth = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "connection-growth")
+        .unwrap_or_else(|| panic!("no connection-growth in {}", v["findings"]));
+    assert_eq!(
+        growth["summary"],
+        "peer 10.0.0.9 ESTABLISHED grew from 10 to 109 across 100 scans"
+    );
+    let metric = |name: &str| {
+        growth["evidence"]["groups"][0]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("no metric {name}: {growth}"))
+            .clone()
+    };
+    // Scans 0, 4, ..., 96 (the spacing doubled at scans 32 and 64) and the last, 99.
+    let mut want: Vec<String> = (0..scans)
+        .step_by(4)
+        .map(|k| (10 + k).to_string())
+        .collect();
+    want.push("109".into());
+    let series = metric("series");
+    assert_eq!(series["value"], want.join(" -> "));
+    assert_eq!(
+        series["label"],
+        "ESTABLISHED count every 4 scans of 100, and at the last"
+    );
+}
