@@ -825,6 +825,14 @@ impl Parser {
             && self.snap.as_ref().map(|s| s.ss_ctx).unwrap_or_default() == hint.1
     }
 
+    /// Rows counted so far in the open snapshot (0 when none is open).
+    pub(crate) fn snapshot_rows(&self) -> u64 {
+        self.snap
+            .as_ref()
+            .map(|s| s.counts.total() + s.unknown)
+            .unwrap_or(0)
+    }
+
     /// Options (for the pipeline workers).
     pub(crate) fn options(&self) -> &ParseOptions {
         &self.opts

@@ -12,7 +12,8 @@
 //! When the sink offers [`SinkPart`]s, the sockets of the common Linux rows are not built on
 //! the calling thread: after their bookkeeping and duplicate check there, the chunk goes to a
 //! deliverer thread, which builds them and hands them to its part (a thread of its own beside
-//! each reader, so that reading the next chunks never waits behind it). Chunk `k` is read by
+//! each reader, so that reading the next chunks never waits behind it), once the snapshot has
+//! [`PART_AFTER`] rows. Chunk `k` is read by
 //! reader `k mod workers` and delivered by deliverer `k mod workers`, so a run is
 //! reproducible. Listening sockets stay on the calling thread and are told to every part
 //! before its next chunk. Before a snapshot ends (and before the parse returns) every part is
@@ -36,6 +37,12 @@ use tcpdoctor_model::{Socket, TcpState, UnknownRow};
 
 /// Bytes per chunk.
 pub(crate) const CHUNK: usize = 1 << 20;
+
+/// Rows a snapshot must have before its sockets go to parts. A part costs a round trip to its
+/// deliverer thread when the snapshot ends; a log of small snapshots (`netstat` every second)
+/// would pay it thousands of times for a few rows each, so small snapshots, and the first
+/// rows of a big one, are delivered on the calling thread.
+pub(crate) const PART_AFTER: u64 = 4096;
 
 /// One worker result per line.
 enum Res {
@@ -561,7 +568,8 @@ fn consume<S: TextSink + ?Sized>(parser: &mut Parser, job: &mut Job, sink: &mut 
     // Whether the parser is in the table the worker assumed; only a line read the slow way
     // can change that. And whether the sockets of compact rows go to a part.
     let mut ok = trusted && parser.accepts(hint);
-    let mut to_part = ok && tap.ctl.ensure_part(w, tap.sink);
+    let mut to_part =
+        ok && parser.snapshot_rows() >= PART_AFTER && tap.ctl.ensure_part(w, tap.sink);
     for (i, r) in tap.res.iter().enumerate() {
         match r {
             Res::Compact {
@@ -597,7 +605,8 @@ fn consume<S: TextSink + ?Sized>(parser: &mut Parser, job: &mut Job, sink: &mut 
                     &mut tap,
                 );
                 ok = trusted && parser.accepts(hint);
-                to_part = ok && tap.ctl.ensure_part(w, tap.sink);
+                to_part =
+                    ok && parser.snapshot_rows() >= PART_AFTER && tap.ctl.ensure_part(w, tap.sink);
             }
         }
     }

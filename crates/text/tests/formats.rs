@@ -1409,3 +1409,51 @@ fn parts_come_back_in_the_same_order_every_run() {
         }
     }
 }
+
+#[test]
+fn small_snapshots_are_delivered_without_parts() {
+    // A log of `netstat -tan` every second: 4,000 snapshots of 40 rows (over 1 MiB, so the
+    // workers run). A part costs a round trip to its thread when its snapshot ends, so
+    // snapshots this small get none; the result is the sequential one.
+    let mut text = String::new();
+    for k in 0..4000 {
+        text.push_str("Active Internet connections (servers and established)\n");
+        text.push_str(
+            "Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n",
+        );
+        text.push_str(
+            "tcp        0      0 0.0.0.0:3306            0.0.0.0:*               LISTEN     \n",
+        );
+        for i in 0..39 {
+            text.push_str(&format!(
+                "tcp        0      0 10.0.0.1:3306           10.0.{}.{}:{}          {}\n",
+                k % 200,
+                i + 1,
+                40000 + i,
+                if i % 3 == 0 {
+                    "TIME_WAIT  "
+                } else {
+                    "ESTABLISHED"
+                }
+            ));
+        }
+    }
+    let input = text.into_bytes();
+    assert!(input.len() > 2 << 20, "{}", input.len());
+    let one = ParseOptions {
+        threads: 1,
+        ..ParseOptions::default()
+    };
+    let mut ev = Events::default();
+    let s1 = parse_reader(&input[..], &one, &mut ev).unwrap();
+    assert_eq!(s1.snapshots, 4000);
+    let opts = ParseOptions {
+        threads: 2,
+        ..ParseOptions::default()
+    };
+    let mut sp = Split::default();
+    let s = parse_reader(&input[..], &opts, &mut sp).unwrap();
+    assert_eq!(s, s1);
+    assert_eq!(sp.made, 0, "parts for snapshots of 40 rows");
+    assert_eq!(sp.events.sockets, ev.sockets);
+}
