@@ -165,3 +165,70 @@ fn a_long_log_of_snapshots_keeps_every_entry_and_shows_a_spaced_series() {
         "ESTABLISHED count every 4 scans of 100, and at the last"
     );
 }
+
+#[test]
+fn snapshots_after_a_big_one_are_diagnosed_on_their_own_thread_in_order() {
+    // A first snapshot of 70,000 rows moves the diagnosis of the snapshots that end after it to
+    // a thread of its own (65,536 rows and more), and the 40 small ones that follow go there in
+    // batches: every entry must still come in order, and the growth across all 41 be exact.
+    let mut text = String::from(LINUX_HEADER);
+    text.push_str(
+        "tcp        0      0 0.0.0.0:3306            0.0.0.0:*               LISTEN     \n",
+    );
+    for i in 0..70_000u32 {
+        text.push_str(&format!(
+            "tcp        0      0 10.0.0.1:3306           10.1.{}.{}:{}          ESTABLISHED\n",
+            i / 250,
+            i % 250 + 1,
+            40000 + i % 20000
+        ));
+    }
+    let row = |i: usize| {
+        format!(
+            "tcp        0      0 10.0.0.1:3306           10.0.0.9:{}          ESTABLISHED\n",
+            40000 + i
+        )
+    };
+    for i in 0..10 {
+        text.push_str(&row(i));
+    }
+    for k in 1..=40usize {
+        text.push_str(LINUX_HEADER);
+        text.push_str(
+            "tcp        0      0 0.0.0.0:3306            0.0.0.0:*               LISTEN     \n",
+        );
+        for i in 0..10 + k {
+            text.push_str(&row(i));
+        }
+    }
+    let f = TempFile::new("big-then-small", &text);
+    let v = analyze_json(&f);
+    let snaps = v["snapshots"].as_array().unwrap();
+    assert_eq!(snaps.len(), 41);
+    assert_eq!(snaps[0]["total"], 70_011);
+    for (k, s) in snaps.iter().enumerate().skip(1) {
+        assert_eq!(s["index"], k);
+        assert_eq!(s["total"], 11 + k, "snapshot {k}");
+    }
+    let growth = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "connection-growth")
+        .unwrap_or_else(|| panic!("no connection-growth in {}", v["findings"]));
+    assert_eq!(
+        growth["summary"],
+        "peer 10.0.0.9 ESTABLISHED grew from 10 to 50 across 41 scans"
+    );
+    let series = growth["evidence"]["groups"][0]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "series")
+        .unwrap()
+        .clone();
+    // Scans 0, 2, ..., 40 (the spacing doubled at scan 32; the last is one of them).
+    let want: Vec<String> = (0..=40).step_by(2).map(|k| (10 + k).to_string()).collect();
+    assert_eq!(series["value"], want.join(" -> "));
+    assert_eq!(series["label"], "ESTABLISHED count every 2 scans of 41");
+}

@@ -491,9 +491,14 @@ pub(crate) fn connection_growth(ctx: &Ctx<'_>) -> Vec<Finding> {
                 format!("{} count per scan", s.state.name())
             } else {
                 format!(
-                    "{} count every {spacing} scans of {}, and at the last",
+                    "{} count every {spacing} scans of {}{}",
                     s.state.name(),
-                    ctx.scans
+                    ctx.scans,
+                    if (ctx.scans - 1) % spacing == 0 {
+                        ""
+                    } else {
+                        ", and at the last"
+                    }
                 )
             },
         });
