@@ -225,10 +225,11 @@ Formats are detected per table: Linux netstat (-an, -tanp, -tano, -tae, names, l
 BusyBox, ss (with or without Netid/State, -p -o -e, `ss state X`, ss -s), /proc/net/tcp[6],
 Windows netstat -an/-ano/-anob (CRLF, localised states), PowerShell Get-NetTCPConnection,
 macOS/FreeBSD/OpenBSD/Solaris/HP-UX/AIX netstat, and bare rows. Prompts, command lines and
-prose around the rows are fine. Several pasted outputs in one input are reported one by one
-and together (growth between them is a finding). UDP, unix, vsock and Bluetooth rows never
-count; a TCP row with a state nobody knows is counted apart and listed; an exact repeat of a
-connected row (a copy-paste artefact) counts once.
+prose around the rows are fine. Several pasted outputs in one input (a log of `netstat` every
+second) are reported one by one (a long run: the first and last five and what the others
+found; -v lists all) and together: the last one, and growth across all. UDP, unix, vsock and
+Bluetooth rows never count; a TCP row with a state nobody knows is counted apart and listed; an
+exact repeat of a connected row (a copy-paste artefact) counts once.
 
 Examples:
   tcpdoctor analyze netstat-web01.txt

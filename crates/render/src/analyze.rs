@@ -133,7 +133,57 @@ struct AnalyzeExtra<'a> {
     scan: &'a ScanInfo,
 }
 
-/// The human report: what was read, each snapshot in a line, then the diagnosis.
+/// Snapshots listed at the start and at the end of a long run in the text report (`-v` lists
+/// every one).
+pub const SHOWN_AT_EACH_END: usize = 5;
+
+/// One line for the snapshots a long run does not list: how many, their sockets, and how many
+/// of them had each finding (worst first, then most frequent).
+fn elided_snapshots(hidden: &[SnapshotEntry], style: &Style) -> String {
+    let (Some(first), Some(last)) = (hidden.first(), hidden.last()) else {
+        return String::new();
+    };
+    let mut seen: Vec<(tcpdoctor_diagnose::Severity, &str, u64)> = Vec::new();
+    for s in hidden {
+        for f in &s.findings {
+            match seen.iter_mut().find(|(_, id, _)| *id == f.id) {
+                Some(e) => {
+                    e.0 = e.0.max(f.severity);
+                    e.2 += 1;
+                }
+                None => seen.push((f.severity, &f.id, 1)),
+            }
+        }
+    }
+    seen.sort_by(|a, b| b.0.cmp(&a.0).then(b.2.cmp(&a.2)).then(a.1.cmp(b.1)));
+    let (low, high) = hidden
+        .iter()
+        .fold((u64::MAX, 0), |(l, h), s| (l.min(s.total), h.max(s.total)));
+    let sockets = if low == high {
+        thousands(low)
+    } else {
+        format!("{}-{}", thousands(low), thousands(high))
+    };
+    let mut line = format!(
+        "  ... snapshots {}-{} ({} more, {sockets} sockets each; -v lists them)\n",
+        first.index + 1,
+        last.index + 1,
+        thousands(hidden.len() as u64),
+    );
+    if seen.is_empty() {
+        line.push_str("      no findings in them\n");
+    }
+    for (sev, id, count) in seen {
+        line.push_str(&format!(
+            "      {sev} {id} in {} of them\n",
+            thousands(count)
+        ));
+    }
+    style.paint(Paint::Dim, &line)
+}
+
+/// The human report: what was read, each snapshot in a line (the first and last
+/// [`SHOWN_AT_EACH_END`] of a long run, and a summary of the others), then the diagnosis.
 pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
     let mut out = String::new();
     for i in &r.inputs {
@@ -150,7 +200,18 @@ pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
         out.push('\n');
     }
     if r.snapshots.len() > 1 {
-        for s in &r.snapshots {
+        let n = r.snapshots.len();
+        // A log of `netstat` every second has thousands: the first and the last few, and what
+        // the others found, unless -v.
+        let elide = !verbose && n > 2 * SHOWN_AT_EACH_END + 2;
+        for (i, s) in r.snapshots.iter().enumerate() {
+            if elide && i >= SHOWN_AT_EACH_END && i < n - SHOWN_AT_EACH_END {
+                if i == SHOWN_AT_EACH_END {
+                    let hidden = &r.snapshots[SHOWN_AT_EACH_END..n - SHOWN_AT_EACH_END];
+                    out.push_str(&elided_snapshots(hidden, style));
+                }
+                continue;
+            }
             let cmd = s
                 .command
                 .as_deref()
@@ -171,8 +232,8 @@ pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
         out.push_str(&style.paint(
             Paint::Dim,
             &format!(
-                "  together ({} snapshots, in order; growth between them is a finding):\n",
-                r.snapshots.len()
+                "  together (the last snapshot, and growth across all {}):\n",
+                thousands(r.snapshots.len() as u64)
             ),
         ));
     }

@@ -1,0 +1,93 @@
+//! The text report of `analyze` for inputs with several snapshots: a short run lists each
+//! one; a long one (a log of `netstat` every second) lists the first and last few and sums up
+//! what the others found, unless verbose.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use tcpdoctor_diagnose::{diagnose, DiagnoseInput, Finding, Severity, SourceOs};
+use tcpdoctor_model::{KernelContext, ScanInfo, SourceKind, StateCounts, TcpState};
+use tcpdoctor_render::analyze::{
+    render_text, AnalyzeReport, InputInfo, SnapshotEntry, SHOWN_AT_EACH_END,
+};
+use tcpdoctor_render::Style;
+
+/// `n` snapshots of 50 lines each; snapshot k has 40 + k % 7 sockets, a close-wait-leak
+/// warning every third one and a time-wait-server-side info every fifth.
+fn report(n: usize) -> AnalyzeReport {
+    let kernel = KernelContext::default();
+    let diagnosis = diagnose(&DiagnoseInput::new(&[], &kernel, SourceOs::Linux));
+    let snapshots = (0..n)
+        .map(|k| {
+            let mut states = StateCounts::default();
+            for _ in 0..40 + k % 7 {
+                states.add(TcpState::Established);
+            }
+            let mut findings = Vec::new();
+            if k % 3 == 0 {
+                findings.push(Finding::new("close-wait-leak", Severity::Warning, "x"));
+            }
+            if k % 5 == 0 {
+                findings.push(Finding::new("time-wait-server-side", Severity::Info, "y"));
+            }
+            SnapshotEntry {
+                input: "log.txt".into(),
+                index: k,
+                format: "netstat-linux".into(),
+                os: "linux".into(),
+                command: None,
+                first_line: 50 * k + 1,
+                last_line: 50 * k + 50,
+                total: states.total(),
+                states,
+                unknown_state: 0,
+                duplicates: 0,
+                findings,
+                ss_summary: None,
+            }
+        })
+        .collect();
+    AnalyzeReport {
+        report: "analyze",
+        diagnosis,
+        format: "netstat-linux".into(),
+        inputs: vec![InputInfo {
+            name: "log.txt".into(),
+            format: "netstat-linux".into(),
+            os: "linux".into(),
+            lines: 50 * n,
+        }],
+        snapshots,
+        unknown_state: 0,
+        unknown_rows: Vec::new(),
+        duplicates: 0,
+        skipped: Vec::new(),
+        skipped_total: 0,
+        scan: ScanInfo::new(SourceKind::Text),
+    }
+}
+
+/// The part of the text before the combined diagnosis.
+fn head(text: &str) -> String {
+    text.lines()
+        .take_while(|l| !l.contains("together ("))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn a_long_run_lists_the_first_and_last_snapshots_and_sums_up_the_others() {
+    let text = render_text(&report(1000), &Style { color: false }, false);
+    insta::assert_snapshot!(head(&text));
+    // Verbose lists all of them.
+    let all = render_text(&report(1000), &Style { color: false }, true);
+    assert_eq!(all.matches("  snapshot ").count(), 1000);
+}
+
+#[test]
+fn a_short_run_lists_every_snapshot() {
+    let n = 2 * SHOWN_AT_EACH_END + 2;
+    let text = render_text(&report(n), &Style { color: false }, false);
+    assert_eq!(text.matches("  snapshot ").count(), n);
+    assert!(!text.contains("-v lists them"));
+    let text = render_text(&report(n + 1), &Style { color: false }, false);
+    assert_eq!(text.matches("  snapshot ").count(), 2 * SHOWN_AT_EACH_END);
+}
