@@ -47,6 +47,25 @@ fn ids(findings: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The `connection-growth` finding's summary and its first group's `series` metric
+/// (`value`, `label`).
+fn growth(v: &Value) -> (String, Value) {
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "connection-growth")
+        .unwrap_or_else(|| panic!("no connection-growth in {}", v["findings"]));
+    let series = f["evidence"]["groups"][0]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "series")
+        .unwrap_or_else(|| panic!("no series metric: {f}"))
+        .clone();
+    (f["summary"].as_str().unwrap().to_string(), series)
+}
+
 const LINUX_HEADER: &str = "Active Internet connections (servers and established)\n\
     Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n";
 
@@ -133,32 +152,17 @@ fn a_long_log_of_snapshots_keeps_every_entry_and_shows_a_spaced_series() {
     assert_eq!(v["total"], total);
     assert_eq!(v["states"]["ESTABLISHED"], total - scans);
 
-    let growth = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "connection-growth")
-        .unwrap_or_else(|| panic!("no connection-growth in {}", v["findings"]));
+    let (summary, series) = growth(&v);
     assert_eq!(
-        growth["summary"],
+        summary,
         "peer 10.0.0.9 ESTABLISHED grew from 10 to 109 across 100 scans"
     );
-    let metric = |name: &str| {
-        growth["evidence"]["groups"][0]["metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["name"] == name)
-            .unwrap_or_else(|| panic!("no metric {name}: {growth}"))
-            .clone()
-    };
     // Scans 0, 4, ..., 96 (the spacing doubled at scans 32 and 64) and the last, 99.
     let mut want: Vec<String> = (0..scans)
         .step_by(4)
         .map(|k| (10 + k).to_string())
         .collect();
     want.push("109".into());
-    let series = metric("series");
     assert_eq!(series["value"], want.join(" -> "));
     assert_eq!(
         series["label"],
@@ -210,23 +214,11 @@ fn snapshots_after_a_big_one_are_diagnosed_on_their_own_thread_in_order() {
         assert_eq!(s["index"], k);
         assert_eq!(s["total"], 11 + k, "snapshot {k}");
     }
-    let growth = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "connection-growth")
-        .unwrap_or_else(|| panic!("no connection-growth in {}", v["findings"]));
+    let (summary, series) = growth(&v);
     assert_eq!(
-        growth["summary"],
+        summary,
         "peer 10.0.0.9 ESTABLISHED grew from 10 to 50 across 41 scans"
     );
-    let series = growth["evidence"]["groups"][0]["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "series")
-        .unwrap()
-        .clone();
     // Scans 0, 2, ..., 40 (the spacing doubled at scan 32; the last is one of them).
     let want: Vec<String> = (0..=40).step_by(2).map(|k| (10 + k).to_string()).collect();
     assert_eq!(series["value"], want.join(" -> "));
