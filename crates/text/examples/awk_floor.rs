@@ -5,6 +5,7 @@
 //! A reference for `scripts/bench-analyze` and docs/benchmarks.md: the time any program needs
 //! just to read the file and find the lines, against which `tcpdoctor analyze`'s full parse and
 //! diagnosis are measured.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashMap;
 use std::io::Read;
