@@ -1,7 +1,7 @@
 //! `tcpdoctor analyze`: the diagnosis of pasted text, with what the parser detected, each
 //! snapshot on its own, and what it could not read.
 
-use crate::diagnosis::{compact_states, render_text as render_diagnosis};
+use crate::diagnosis::{compact_states, render_text_sockets, sockets_line};
 use crate::fmt::{thousands, Paint, Style};
 use serde::Serialize;
 use tcpdoctor_diagnose::{Finding, Report};
@@ -280,7 +280,26 @@ pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
         out.push_str(&format!("  note: {n}\n"));
     }
     out.push('\n');
-    out.push_str(&render_diagnosis(&r.diagnosis, &r.scan, style, verbose));
+    // With several snapshots the totals are sums over all of them, and the findings are the
+    // last one's: say both.
+    let sockets = match (r.snapshots.len(), r.snapshots.last()) {
+        (n, Some(last)) if n > 1 => format!(
+            "Sockets: {} in {} snapshots  {}\n  in the last one: {}  {}\n",
+            thousands(r.diagnosis.total),
+            thousands(n as u64),
+            compact_states(&r.diagnosis.states),
+            thousands(last.total),
+            compact_states(&last.states)
+        ),
+        _ => sockets_line(r.diagnosis.total, &r.diagnosis.states),
+    };
+    out.push_str(&render_text_sockets(
+        &r.diagnosis,
+        &r.scan,
+        style,
+        verbose,
+        &sockets,
+    ));
     if !r.unknown_rows.is_empty() {
         out.push_str(&format!(
             "\n{}\n",

@@ -276,6 +276,30 @@ fn mysql_section(m: &MysqlSection, style: &Style) -> String {
 
 /// The human diagnosis.
 pub fn render_text(r: &Report, scan: &ScanInfo, style: &Style, verbose: bool) -> String {
+    render_text_sockets(r, scan, style, verbose, &sockets_line(r.total, &r.states))
+}
+
+/// `Sockets: 1,234  ESTABLISHED 1,000 · ...` for a total and its states.
+pub(crate) fn sockets_line(total: u64, states: &StateCounts) -> String {
+    if total == 0 {
+        return "Sockets: 0  no TCP sockets\n".to_string();
+    }
+    format!(
+        "Sockets: {}  {}\n",
+        thousands(total),
+        compact_states(states)
+    )
+}
+
+/// [`render_text`] with the sockets line given (`analyze` of several snapshots says what its
+/// sums are over).
+pub(crate) fn render_text_sockets(
+    r: &Report,
+    scan: &ScanInfo,
+    style: &Style,
+    verbose: bool,
+    sockets: &str,
+) -> String {
     let mut out = String::new();
     let headline = match r.findings.len() {
         0 => "no problems found".to_string(),
@@ -286,15 +310,7 @@ pub fn render_text(r: &Report, scan: &ScanInfo, style: &Style, verbose: bool) ->
     out.push('\n');
     out.push_str(&style.paint(Paint::Dim, &provenance_line(scan)));
     out.push('\n');
-    out.push_str(&format!(
-        "Sockets: {}  {}\n",
-        thousands(r.total),
-        if r.total == 0 {
-            "no TCP sockets".into()
-        } else {
-            compact_states(&r.states)
-        }
-    ));
+    out.push_str(sockets);
     if let Some(rt) = &r.rates {
         let mut parts = Vec::new();
         if let Some(n) = rt.new_connections_per_s {

@@ -14,8 +14,8 @@ use tcpdoctor_render::Style;
 /// warning every third one and a time-wait-server-side info every fifth.
 fn report(n: usize) -> AnalyzeReport {
     let kernel = KernelContext::default();
-    let diagnosis = diagnose(&DiagnoseInput::new(&[], &kernel, SourceOs::Linux));
-    let snapshots = (0..n)
+    let mut diagnosis = diagnose(&DiagnoseInput::new(&[], &kernel, SourceOs::Linux));
+    let snapshots: Vec<SnapshotEntry> = (0..n)
         .map(|k| {
             let mut states = StateCounts::default();
             for _ in 0..40 + k % 7 {
@@ -45,6 +45,11 @@ fn report(n: usize) -> AnalyzeReport {
             }
         })
         .collect();
+    // As analyze does: the totals are the sums over every snapshot.
+    for e in &snapshots {
+        diagnosis.states.merge(&e.states);
+    }
+    diagnosis.total = diagnosis.states.total();
     AnalyzeReport {
         report: "analyze",
         diagnosis,
@@ -77,6 +82,15 @@ fn head(text: &str) -> String {
 fn a_long_run_lists_the_first_and_last_snapshots_and_sums_up_the_others() {
     let text = render_text(&report(1000), &Style { color: false }, false);
     insta::assert_snapshot!(head(&text));
+    // The totals are sums over all of them, and the findings the last one's: both are said.
+    let sums = (0..1000u64).map(|k| 40 + k % 7).sum::<u64>();
+    assert!(
+        text.contains(&format!(
+            "Sockets: {} in 1,000 snapshots  ESTABLISHED {0}\n  in the last one: 45  ESTABLISHED 45\n",
+            tcpdoctor_render::fmt::thousands(sums)
+        )),
+        "{text}"
+    );
     // Verbose lists all of them.
     let all = render_text(&report(1000), &Style { color: false }, true);
     assert_eq!(all.matches("  snapshot ").count(), 1000);
