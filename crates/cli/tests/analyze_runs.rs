@@ -157,6 +157,17 @@ fn a_long_log_of_snapshots_keeps_every_entry_and_shows_a_spaced_series() {
         summary,
         "peer 10.0.0.9 ESTABLISHED grew from 10 to 109 across 100 scans"
     );
+    // The text lists the first and last five and sums up the 90 others; -v lists all.
+    let p = f.0.to_str().unwrap();
+    let (_, text, _) = tcpdoctor(&["analyze", p]);
+    assert_eq!(text.matches("  snapshot ").count(), 10, "{text}");
+    assert!(
+        text.contains("  ... snapshots 6-95 (90 more, 16-105 sockets each; -v lists them)\n      no findings in them\n"),
+        "{text}"
+    );
+    assert!(text.contains("Sockets: 6,050 in 100 snapshots"), "{text}");
+    let (_, all, _) = tcpdoctor(&["analyze", "-v", p]);
+    assert_eq!(all.matches("  snapshot ").count(), 100);
     // Scans 0, 4, ..., 96 (the spacing doubled at scans 32 and 64) and the last, 99.
     let mut want: Vec<String> = (0..scans)
         .step_by(4)

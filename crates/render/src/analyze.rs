@@ -79,8 +79,9 @@ pub struct AnalyzeReport {
     pub format: String,
     /// The inputs.
     pub inputs: Vec<InputInfo>,
-    /// Every snapshot, one by one.
-    pub snapshots: Vec<SnapshotEntry>,
+    /// The snapshots, one by one (for a long run in the text report: the first and last few
+    /// and a summary of the others).
+    pub snapshots: SnapshotList,
     /// TCP rows with an unknown or missing state, over all snapshots.
     pub unknown_state: u64,
     /// The first of those rows (line, raw state, text).
@@ -97,13 +98,21 @@ pub struct AnalyzeReport {
 
 /// The JSON contract. The diagnosis report's own `snapshots` (a count) is replaced by the
 /// array of snapshots, so the key appears once.
+///
+/// Every snapshot must have been kept ([`SnapshotList::new`] with `keep_all`): a list with
+/// elided snapshots is an error, never a shorter array.
 pub fn render_json(r: &AnalyzeReport) -> serde_json::Result<String> {
+    if r.snapshots.elided.is_some() {
+        return Err(serde::ser::Error::custom(
+            "analyze: snapshots were summed up, not kept; the JSON report needs every one",
+        ));
+    }
     let mut v = serde_json::to_value(&r.diagnosis)?;
     let extra = serde_json::to_value(AnalyzeExtra {
         report: r.report,
         format: &r.format,
         inputs: &r.inputs,
-        snapshots: &r.snapshots,
+        snapshots: &r.snapshots.head,
         unknown_state: r.unknown_state,
         unknown_rows: &r.unknown_rows,
         duplicates: r.duplicates,
@@ -133,32 +142,141 @@ struct AnalyzeExtra<'a> {
     scan: &'a ScanInfo,
 }
 
-/// Snapshots listed at the start and at the end of a long run in the text report (`-v` lists
-/// every one).
+/// Snapshots listed at the start and at the end of a long run in the text report (a
+/// [`SnapshotList`] made with `keep_all`, as for `-v`, lists every one).
 pub const SHOWN_AT_EACH_END: usize = 5;
 
-/// One line for the snapshots a long run does not list: how many, their sockets, and how many
-/// of them had each finding (worst first, then most frequent).
-fn elided_snapshots(hidden: &[SnapshotEntry], style: &Style) -> String {
-    let (Some(first), Some(last)) = (hidden.first(), hidden.last()) else {
-        return String::new();
-    };
-    let mut seen: Vec<(tcpdoctor_diagnose::Severity, &str, u64)> = Vec::new();
-    for s in hidden {
-        for f in &s.findings {
-            match seen.iter_mut().find(|(_, id, _)| *id == f.id) {
-                Some(e) => {
-                    e.0 = e.0.max(f.severity);
-                    e.2 += 1;
+/// The snapshots a long run does not list: how many, their sockets, and how many of them had
+/// each finding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Elided {
+    /// Index of the first and the last of them (0-based).
+    pub first_index: usize,
+    /// Index of the last.
+    pub last_index: usize,
+    /// How many.
+    pub count: u64,
+    /// Fewest and most sockets in one of them.
+    pub sockets: (u64, u64),
+    /// Each finding id with its worst severity and the number of them that had it.
+    pub findings: Vec<(tcpdoctor_diagnose::Severity, String, u64)>,
+}
+
+impl Elided {
+    fn new(e: &SnapshotEntry) -> Elided {
+        let mut x = Elided {
+            first_index: e.index,
+            last_index: e.index,
+            count: 0,
+            sockets: (e.total, e.total),
+            findings: Vec::new(),
+        };
+        x.add(e);
+        x
+    }
+
+    fn add(&mut self, e: &SnapshotEntry) {
+        self.last_index = e.index;
+        self.count += 1;
+        self.sockets = (self.sockets.0.min(e.total), self.sockets.1.max(e.total));
+        for f in &e.findings {
+            match self.findings.iter_mut().find(|(_, id, _)| *id == f.id) {
+                Some(x) => {
+                    x.0 = x.0.max(f.severity);
+                    x.2 += 1;
                 }
-                None => seen.push((f.severity, &f.id, 1)),
+                None => self.findings.push((f.severity, f.id.clone(), 1)),
             }
         }
     }
-    seen.sort_by(|a, b| b.0.cmp(&a.0).then(b.2.cmp(&a.2)).then(a.1.cmp(b.1)));
-    let (low, high) = hidden
-        .iter()
-        .fold((u64::MAX, 0), |(l, h), s| (l.min(s.total), h.max(s.total)));
+}
+
+/// The snapshots of a report as they are listed: every one (`keep_all`: `--json`, `-v`), or,
+/// for a long run, the first and last [`SHOWN_AT_EACH_END`] and an [`Elided`] summary of the
+/// others, so that a log of thousands of snapshots takes no memory per snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotList {
+    keep_all: bool,
+    count: usize,
+    /// Every snapshot with `keep_all`; else the first ones.
+    head: Vec<SnapshotEntry>,
+    /// The latest ones (at most `SHOWN_AT_EACH_END + 2`, so that a summary always stands for
+    /// three or more).
+    tail: std::collections::VecDeque<SnapshotEntry>,
+    elided: Option<Elided>,
+}
+
+impl SnapshotList {
+    /// An empty list.
+    pub fn new(keep_all: bool) -> SnapshotList {
+        SnapshotList {
+            keep_all,
+            ..SnapshotList::default()
+        }
+    }
+
+    /// Adds the next snapshot.
+    pub fn push(&mut self, e: SnapshotEntry) {
+        self.count += 1;
+        if self.keep_all || self.head.len() < SHOWN_AT_EACH_END {
+            self.head.push(e);
+            return;
+        }
+        self.tail.push_back(e);
+        if self.tail.len() > SHOWN_AT_EACH_END + 2 {
+            if let Some(old) = self.tail.pop_front() {
+                self.elide(old);
+            }
+        }
+    }
+
+    fn elide(&mut self, e: SnapshotEntry) {
+        match &mut self.elided {
+            Some(x) => x.add(&e),
+            None => self.elided = Some(Elided::new(&e)),
+        }
+    }
+
+    /// Number of snapshots pushed.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether none was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The last snapshot pushed.
+    pub fn last(&self) -> Option<&SnapshotEntry> {
+        self.tail.back().or(self.head.last())
+    }
+
+    /// The listed snapshots before the summary, the summary, and those after it. Once a
+    /// summary exists the two oldest of the latest ones join it, so it always stands for three
+    /// or more.
+    fn parts(&self) -> (&[SnapshotEntry], Option<Elided>, Vec<&SnapshotEntry>) {
+        let mut tail: Vec<&SnapshotEntry> = self.tail.iter().collect();
+        let elided = self.elided.clone().map(|mut x| {
+            let extra = tail.len().saturating_sub(SHOWN_AT_EACH_END);
+            for e in tail.drain(..extra) {
+                x.add(e);
+            }
+            x
+        });
+        (&self.head, elided, tail)
+    }
+
+    /// The listed snapshots, in order (all of them with `keep_all`).
+    pub fn listed(&self) -> impl Iterator<Item = &SnapshotEntry> {
+        let (head, _, tail) = self.parts();
+        head.iter().chain(tail)
+    }
+}
+
+/// One line for the snapshots a long run does not list.
+fn elided_line(x: &Elided, style: &Style) -> String {
+    let (low, high) = x.sockets;
     let sockets = if low == high {
         thousands(low)
     } else {
@@ -166,10 +284,12 @@ fn elided_snapshots(hidden: &[SnapshotEntry], style: &Style) -> String {
     };
     let mut line = format!(
         "  ... snapshots {}-{} ({} more, {sockets} sockets each; -v lists them)\n",
-        first.index + 1,
-        last.index + 1,
-        thousands(hidden.len() as u64),
+        x.first_index + 1,
+        x.last_index + 1,
+        thousands(x.count),
     );
+    let mut seen = x.findings.clone();
+    seen.sort_by(|a, b| b.0.cmp(&a.0).then(b.2.cmp(&a.2)).then(a.1.cmp(&b.1)));
     if seen.is_empty() {
         line.push_str("      no findings in them\n");
     }
@@ -200,34 +320,34 @@ pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
         out.push('\n');
     }
     if r.snapshots.len() > 1 {
-        let n = r.snapshots.len();
-        // A log of `netstat` every second has thousands: the first and the last few, and what
-        // the others found, unless -v.
-        let elide = !verbose && n > 2 * SHOWN_AT_EACH_END + 2;
-        for (i, s) in r.snapshots.iter().enumerate() {
-            if elide && i >= SHOWN_AT_EACH_END && i < n - SHOWN_AT_EACH_END {
-                if i == SHOWN_AT_EACH_END {
-                    let hidden = &r.snapshots[SHOWN_AT_EACH_END..n - SHOWN_AT_EACH_END];
-                    out.push_str(&elided_snapshots(hidden, style));
-                }
-                continue;
-            }
+        let line = |s: &SnapshotEntry| {
             let cmd = s
                 .command
                 .as_deref()
                 .map(|c| format!(" `{c}`"))
                 .unwrap_or_default();
-            out.push_str(&format!(
+            let mut l = format!(
                 "  snapshot {} (lines {}-{}){cmd}: {} sockets  {}\n",
                 s.index + 1,
                 s.first_line,
                 s.last_line,
                 thousands(s.total),
                 compact_states(&s.states)
-            ));
+            );
             for f in &s.findings {
-                out.push_str(&format!("      {} {}\n", f.severity, f.id));
+                l.push_str(&format!("      {} {}\n", f.severity, f.id));
             }
+            l
+        };
+        let (head, elided, tail) = r.snapshots.parts();
+        for s in head {
+            out.push_str(&line(s));
+        }
+        if let Some(x) = &elided {
+            out.push_str(&elided_line(x, style));
+        }
+        for s in tail {
+            out.push_str(&line(s));
         }
         out.push_str(&style.paint(
             Paint::Dim,
@@ -238,7 +358,7 @@ pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
         ));
     }
     let mut notes = Vec::new();
-    for s in r.snapshots.iter().filter(|s| s.ss_summary.is_some()) {
+    for s in r.snapshots.listed().filter(|s| s.ss_summary.is_some()) {
         if let Some(serde_json::Value::Object(m)) = &s.ss_summary {
             let parts: Vec<String> = [
                 "tcp_total",

@@ -6,16 +6,18 @@
 use tcpdoctor_diagnose::{diagnose, DiagnoseInput, Finding, Severity, SourceOs};
 use tcpdoctor_model::{KernelContext, ScanInfo, SourceKind, StateCounts, TcpState};
 use tcpdoctor_render::analyze::{
-    render_text, AnalyzeReport, InputInfo, SnapshotEntry, SHOWN_AT_EACH_END,
+    render_json, render_text, AnalyzeReport, InputInfo, SnapshotEntry, SnapshotList,
+    SHOWN_AT_EACH_END,
 };
 use tcpdoctor_render::Style;
 
 /// `n` snapshots of 50 lines each; snapshot k has 40 + k % 7 sockets, a close-wait-leak
-/// warning every third one and a time-wait-server-side info every fifth.
-fn report(n: usize) -> AnalyzeReport {
+/// warning every third one and a time-wait-server-side info every fifth. `keep_all` as for
+/// `-v` and `--json`.
+fn report(n: usize, keep_all: bool) -> AnalyzeReport {
     let kernel = KernelContext::default();
     let mut diagnosis = diagnose(&DiagnoseInput::new(&[], &kernel, SourceOs::Linux));
-    let snapshots: Vec<SnapshotEntry> = (0..n)
+    let entries: Vec<SnapshotEntry> = (0..n)
         .map(|k| {
             let mut states = StateCounts::default();
             for _ in 0..40 + k % 7 {
@@ -46,8 +48,10 @@ fn report(n: usize) -> AnalyzeReport {
         })
         .collect();
     // As analyze does: the totals are the sums over every snapshot.
-    for e in &snapshots {
+    let mut snapshots = SnapshotList::new(keep_all);
+    for e in entries {
         diagnosis.states.merge(&e.states);
+        snapshots.push(e);
     }
     diagnosis.total = diagnosis.states.total();
     AnalyzeReport {
@@ -80,7 +84,7 @@ fn head(text: &str) -> String {
 
 #[test]
 fn a_long_run_lists_the_first_and_last_snapshots_and_sums_up_the_others() {
-    let text = render_text(&report(1000), &Style { color: false }, false);
+    let text = render_text(&report(1000, false), &Style { color: false }, false);
     insta::assert_snapshot!(head(&text));
     // The totals are sums over all of them, and the findings the last one's: both are said.
     let sums = (0..1000u64).map(|k| 40 + k % 7).sum::<u64>();
@@ -92,16 +96,21 @@ fn a_long_run_lists_the_first_and_last_snapshots_and_sums_up_the_others() {
         "{text}"
     );
     // Verbose lists all of them.
-    let all = render_text(&report(1000), &Style { color: false }, true);
+    let all = render_text(&report(1000, true), &Style { color: false }, true);
     assert_eq!(all.matches("  snapshot ").count(), 1000);
+    // JSON has every one, and refuses a list that summed some up.
+    let json: serde_json::Value =
+        serde_json::from_str(&render_json(&report(1000, true)).unwrap()).unwrap();
+    assert_eq!(json["snapshots"].as_array().unwrap().len(), 1000);
+    assert!(render_json(&report(1000, false)).is_err());
 }
 
 #[test]
 fn a_short_run_lists_every_snapshot() {
     let n = 2 * SHOWN_AT_EACH_END + 2;
-    let text = render_text(&report(n), &Style { color: false }, false);
+    let text = render_text(&report(n, false), &Style { color: false }, false);
     assert_eq!(text.matches("  snapshot ").count(), n);
     assert!(!text.contains("-v lists them"));
-    let text = render_text(&report(n + 1), &Style { color: false }, false);
+    let text = render_text(&report(n + 1, false), &Style { color: false }, false);
     assert_eq!(text.matches("  snapshot ").count(), 2 * SHOWN_AT_EACH_END);
 }

@@ -5,8 +5,9 @@
 //! `ObserveConfig::max_keys`). When a snapshot ends it is diagnosed on its own, and only what
 //! the combined diagnosis needs stays: the first and the latest observation and a growth
 //! `Trend` of all of them, so memory does not grow with the number of snapshots (a log of
-//! `netstat` every second for a day is 86,400 snapshots); what grows is the list of
-//! per-snapshot entries of the report.
+//! `netstat` every second for a day is 86,400 snapshots). The text report lists the first and
+//! last few snapshots and sums up the others (`SnapshotList`); only `--json` and `-v`, which
+//! print every snapshot's entry, keep them all (about 3 KB each).
 //!
 //! Whether a TIME_WAIT sits on a listening port decides which side closed first, so listeners
 //! must be known before the connections: Linux `netstat`, `ss` and `/proc/net/tcp` list them
@@ -38,7 +39,7 @@ use tcpdoctor_model::{
     KernelContext, ScanInfo, ServiceNames, Socket, SocketSink, SourceKind, StateCounts, UnknownRow,
 };
 use tcpdoctor_render::analyze::{
-    render_json, render_text, AnalyzeReport, InputInfo, SkippedLine, SnapshotEntry,
+    render_json, render_text, AnalyzeReport, InputInfo, SkippedLine, SnapshotEntry, SnapshotList,
 };
 use tcpdoctor_text::{
     parse_reader, Format, ParseOptions, SinkPart, SnapshotMeta, SnapshotSummary, TextError,
@@ -79,25 +80,30 @@ struct Run<'k> {
     /// The first observation and the latest (at most two).
     kept: Vec<Observation>,
     trend: Trend,
-    entries: Vec<SnapshotEntry>,
+    entries: SnapshotList,
     sum: StateCounts,
     /// The OS of every snapshot, or `Unknown` once two differ.
     os: Option<SourceOs>,
     /// A snapshot with at least one socket was seen.
     any_sockets: bool,
+    /// An `ss -s` summary was seen.
+    any_ss_summary: bool,
 }
 
 impl<'k> Run<'k> {
-    fn new(kernel: &'k KernelContext, services: &'k ServiceNames) -> Run<'k> {
+    /// `keep_all`: every snapshot's entry is kept (`--json`, `-v`), not only the first and
+    /// last few.
+    fn new(kernel: &'k KernelContext, services: &'k ServiceNames, keep_all: bool) -> Run<'k> {
         Run {
             kernel,
             services,
             kept: Vec::new(),
             trend: Trend::new(),
-            entries: Vec::new(),
+            entries: SnapshotList::new(keep_all),
             sum: StateCounts::default(),
             os: None,
             any_sockets: false,
+            any_ss_summary: false,
         }
     }
 
@@ -115,6 +121,7 @@ impl<'k> Run<'k> {
         let r = self.diagnose(std::slice::from_ref(&obs), os, None);
         self.sum.merge(&s.counts);
         self.any_sockets |= obs.total > 0;
+        self.any_ss_summary |= s.ss_summary.is_some();
         self.os = match self.os {
             None => Some(os),
             Some(o) if o == os => Some(o),
@@ -186,7 +193,7 @@ struct Committer<'s, 'k> {
 }
 
 enum Mode<'s, 'k> {
-    Here(Run<'k>),
+    Here(Box<Run<'k>>),
     Thread {
         to: SyncSender<Vec<Ended>>,
         run: std::thread::ScopedJoinHandle<'s, Run<'k>>,
@@ -199,7 +206,7 @@ impl<'s, 'k> Committer<'s, 'k> {
     fn new(scope: &'s std::thread::Scope<'s, 'k>, run: Run<'k>) -> Committer<'s, 'k> {
         Committer {
             scope,
-            mode: Mode::Here(run),
+            mode: Mode::Here(Box::new(run)),
             batch: Vec::new(),
             batch_rows: 0,
         }
@@ -220,7 +227,7 @@ impl<'s, 'k> Committer<'s, 'k> {
                 for e in ended.into_iter().flatten() {
                     run.commit(&e.input, e.obs, &e.summary);
                 }
-                run
+                *run
             });
             self.mode = Mode::Thread { to, run: handle };
         }
@@ -254,7 +261,7 @@ impl<'s, 'k> Committer<'s, 'k> {
             return None;
         }
         match self.mode {
-            Mode::Here(run) => Some(run),
+            Mode::Here(run) => Some(*run),
             Mode::Thread { to, run } => {
                 drop(to);
                 run.join().ok()
@@ -453,7 +460,10 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
     let kernel = &kernel;
     let run = std::thread::scope(|scope| -> Result<Run<'_>> {
         let stopped = || anyhow::anyhow!("the thread that diagnoses each snapshot stopped");
-        let mut commit = Committer::new(scope, Run::new(kernel, crate::cli::services()));
+        let mut commit = Committer::new(
+            scope,
+            Run::new(kernel, crate::cli::services(), g.json || a.verbose),
+        );
         for name in &a.files {
             let mut f = open_input(name)?;
             let mut c = Collect::new(name, &mut commit, None, 0);
@@ -504,8 +514,7 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
     }
     let mut scan = ScanInfo::new(SourceKind::Text);
     scan.format = Some(formats.join("+"));
-    let has_ss_summary = snapshots.iter().any(|s| s.ss_summary.is_some());
-    if !run.any_sockets && unknown_total == 0 && !has_ss_summary {
+    if !run.any_sockets && unknown_total == 0 && !run.any_ss_summary {
         return Err(UserError(format!(
             "no TCP socket rows found in {} (only UDP/unix rows, or no socket table)\n  hint: paste the \
              output of `netstat -tan`, `ss -tan` or Windows `netstat -ano`",
