@@ -55,18 +55,40 @@ const BATCH_ROWS: u64 = 4096;
 /// Unknown-state rows and skipped lines listed in the report (all are counted).
 const KEEP_ROWS: usize = 200;
 
-/// Pass 1: the listening ports of each snapshot.
+/// Pass 1: the listening ports of each snapshot, kept as a short list each (a set of all
+/// 65,536 ports is 8 KB, and a log of Windows `netstat` has thousands of snapshots).
 #[derive(Default)]
-struct Listeners(Vec<ListeningPorts>);
+struct Listeners {
+    done: Vec<Box<[u16]>>,
+    cur: Option<ListeningPorts>,
+}
+
+impl Listeners {
+    fn close(&mut self) {
+        if let Some(l) = self.cur.take() {
+            self.done.push(l.iter().collect());
+        }
+    }
+
+    /// The listening ports of every snapshot, by snapshot index.
+    fn finish(mut self) -> Vec<Box<[u16]>> {
+        self.close();
+        self.done
+    }
+}
 
 impl TextSink for Listeners {
     fn begin_snapshot(&mut self, _meta: &SnapshotMeta) {
-        self.0.push(ListeningPorts::new());
+        self.close();
+        self.cur = Some(ListeningPorts::new());
     }
     fn socket(&mut self, s: &Socket, _line: usize) {
-        if let Some(l) = self.0.last_mut() {
+        if let Some(l) = self.cur.as_mut() {
             l.observe(s);
         }
+    }
+    fn end_snapshot(&mut self, _summary: &SnapshotSummary) {
+        self.close();
     }
 }
 
@@ -284,7 +306,7 @@ struct Collect<'a, 's, 'k> {
     commit: &'a mut Committer<'s, 'k>,
     /// The diagnosing thread has stopped: nothing more can be committed.
     stopped: bool,
-    listening: Option<Vec<ListeningPorts>>,
+    listening: Option<Vec<Box<[u16]>>>,
     skip_below: usize,
     rerun_from: Option<usize>,
     cur: Option<Observation>,
@@ -296,7 +318,7 @@ impl<'a, 's, 'k> Collect<'a, 's, 'k> {
     fn new(
         input: &'a str,
         commit: &'a mut Committer<'s, 'k>,
-        listening: Option<Vec<ListeningPorts>>,
+        listening: Option<Vec<Box<[u16]>>>,
         skip_below: usize,
     ) -> Collect<'a, 's, 'k> {
         Collect {
@@ -327,7 +349,8 @@ impl TextSink for Collect<'_, '_, '_> {
         let listening = self
             .listening
             .as_ref()
-            .and_then(|l| l.get(meta.index).cloned())
+            .and_then(|l| l.get(meta.index))
+            .map(|ports| ListeningPorts::from(ports.to_vec()))
             .unwrap_or_default();
         let cfg = ObserveConfig {
             listening,
@@ -475,7 +498,7 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
                 parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut pass1)
                     .map_err(|e| text_error(name, e))?;
                 f.seek(SeekFrom::Start(0))?;
-                c = Collect::new(name, &mut commit, Some(pass1.0), from);
+                c = Collect::new(name, &mut commit, Some(pass1.finish()), from);
                 stats = parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut c)
                     .map_err(|e| text_error(name, e))?;
             }
