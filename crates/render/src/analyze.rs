@@ -102,8 +102,21 @@ pub struct AnalyzeReport {
 /// Every snapshot must have been kept ([`SnapshotList::new`] with `keep_all`): a list with
 /// elided snapshots is an error, never a shorter array.
 pub fn render_json(r: &AnalyzeReport) -> serde_json::Result<String> {
+    let mut out = Vec::new();
+    write_json(r, &mut std::iter::empty(), &mut out).map_err(serde_json::Error::io)?;
+    String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
+}
+
+/// [`render_json`] written to `w` as it is produced, with `more` snapshots after the listed
+/// ones: a long run's entries can wait in a file (as JSON values, one per line) instead of in
+/// memory. The bytes are those of [`render_json`] with every snapshot listed.
+pub fn write_json<W: std::io::Write>(
+    r: &AnalyzeReport,
+    more: &mut dyn Iterator<Item = std::io::Result<serde_json::Value>>,
+    w: W,
+) -> std::io::Result<()> {
     if r.snapshots.elided.is_some() {
-        return Err(serde::ser::Error::custom(
+        return Err(std::io::Error::other(
             "analyze: snapshots were summed up, not kept; the JSON report needs every one",
         ));
     }
@@ -112,7 +125,6 @@ pub fn render_json(r: &AnalyzeReport) -> serde_json::Result<String> {
         report: r.report,
         format: &r.format,
         inputs: &r.inputs,
-        snapshots: &r.snapshots.head,
         unknown_state: r.unknown_state,
         unknown_rows: &r.unknown_rows,
         duplicates: r.duplicates,
@@ -120,12 +132,72 @@ pub fn render_json(r: &AnalyzeReport) -> serde_json::Result<String> {
         skipped_total: r.skipped_total,
         scan: &r.scan,
     })?;
-    if let (Some(obj), serde_json::Value::Object(add)) = (v.as_object_mut(), extra) {
-        for (k, val) in add {
-            obj.insert(k, val);
-        }
+    let mut map = match v.take() {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    if let serde_json::Value::Object(add) = extra {
+        map.extend(add);
     }
-    serde_json::to_string_pretty(&v)
+    // The key sits where a map sorts it (serde_json's maps are sorted), as before.
+    map.remove("snapshots");
+    let listed = r
+        .snapshots
+        .listed()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = Streamed {
+        map,
+        listed,
+        more: std::cell::RefCell::new(more),
+    };
+    let mut ser = serde_json::Serializer::pretty(w);
+    body.serialize(&mut ser)?;
+    Ok(())
+}
+
+/// The report's map with `snapshots` written in its sorted place from the listed entries and
+/// then `more`.
+struct Streamed<'a> {
+    map: serde_json::Map<String, serde_json::Value>,
+    listed: Vec<serde_json::Value>,
+    more: std::cell::RefCell<&'a mut dyn Iterator<Item = std::io::Result<serde_json::Value>>>,
+}
+
+impl Serialize for Streamed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.map.len() + 1))?;
+        let mut done = false;
+        for (k, v) in &self.map {
+            if !done && k.as_str() > "snapshots" {
+                m.serialize_entry("snapshots", &Entries(self))?;
+                done = true;
+            }
+            m.serialize_entry(k, v)?;
+        }
+        if !done {
+            m.serialize_entry("snapshots", &Entries(self))?;
+        }
+        m.end()
+    }
+}
+
+struct Entries<'b, 'a>(&'b Streamed<'a>);
+
+impl Serialize for Entries<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = s.serialize_seq(None)?;
+        for e in &self.0.listed {
+            seq.serialize_element(e)?;
+        }
+        let mut more = self.0.more.borrow_mut();
+        for e in &mut **more {
+            seq.serialize_element(&e.map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -133,7 +205,6 @@ struct AnalyzeExtra<'a> {
     report: &'static str,
     format: &'a str,
     inputs: &'a [InputInfo],
-    snapshots: &'a [SnapshotEntry],
     unknown_state: u64,
     unknown_rows: &'a [UnknownRow],
     duplicates: u64,

@@ -6,7 +6,7 @@
 use tcpdoctor_diagnose::{diagnose, DiagnoseInput, Finding, Severity, SourceOs};
 use tcpdoctor_model::{KernelContext, ScanInfo, SourceKind, StateCounts, TcpState};
 use tcpdoctor_render::analyze::{
-    render_json, render_text, AnalyzeReport, InputInfo, SnapshotEntry, SnapshotList,
+    render_json, render_text, write_json, AnalyzeReport, InputInfo, SnapshotEntry, SnapshotList,
     SHOWN_AT_EACH_END,
 };
 use tcpdoctor_render::Style;
@@ -113,4 +113,28 @@ fn a_short_run_lists_every_snapshot() {
     assert!(!text.contains("-v lists them"));
     let text = render_text(&report(n + 1, false), &Style { color: false }, false);
     assert_eq!(text.matches("  snapshot ").count(), 2 * SHOWN_AT_EACH_END);
+}
+
+#[test]
+fn snapshots_streamed_after_the_listed_ones_give_the_same_json() {
+    // `analyze --json` keeps a long run's entries in a file and streams them into the report:
+    // the bytes must be those of the report with every entry listed.
+    let whole = render_json(&report(40, true)).unwrap();
+    let mut first = report(40, true);
+    let mut listed = SnapshotList::new(true);
+    let mut rest = Vec::new();
+    for e in first.snapshots.listed() {
+        if e.index < 15 {
+            listed.push(e.clone());
+        } else {
+            rest.push(serde_json::to_value(e).unwrap());
+        }
+    }
+    first.snapshots = listed;
+    let mut out = Vec::new();
+    write_json(&first, &mut rest.into_iter().map(Ok), &mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), whole);
+    // A failure while reading them back is an error, not a short array.
+    let mut failing = std::iter::once(Err(std::io::Error::other("disk gone")));
+    assert!(write_json(&report(3, true), &mut failing, &mut Vec::new()).is_err());
 }

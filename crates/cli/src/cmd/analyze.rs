@@ -6,8 +6,9 @@
 //! the combined diagnosis needs stays: the first and the latest observation and a growth
 //! `Trend` of all of them, so memory does not grow with the number of snapshots (a log of
 //! `netstat` every second for a day is 86,400 snapshots). The text report lists the first and
-//! last few snapshots and sums up the others (`SnapshotList`); only `--json` and `-v`, which
-//! print every snapshot's entry, keep them all (about 3 KB each).
+//! last few snapshots and sums up the others (`SnapshotList`); `--json` writes every entry to
+//! an unlinked temporary file as it comes and streams them back into the report (`Spill`);
+//! only `-v`, which prints every entry as text, keeps them all (about 3 KB each).
 //!
 //! Whether a TIME_WAIT sits on a listening port decides which side closed first, so listeners
 //! must be known before the connections: Linux `netstat`, `ss` and `/proc/net/tcp` list them
@@ -28,7 +29,7 @@ use crate::out;
 use crate::UserError;
 use anyhow::{Context, Result};
 use std::fs::File;
-use std::io::{self, BufReader, Seek, SeekFrom};
+use std::io::{self, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::process::ExitCode;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
@@ -39,7 +40,7 @@ use tcpdoctor_model::{
     KernelContext, ScanInfo, ServiceNames, Socket, SocketSink, SourceKind, StateCounts, UnknownRow,
 };
 use tcpdoctor_render::analyze::{
-    render_json, render_text, AnalyzeReport, InputInfo, SkippedLine, SnapshotEntry, SnapshotList,
+    render_text, write_json, AnalyzeReport, InputInfo, SkippedLine, SnapshotEntry, SnapshotList,
 };
 use tcpdoctor_text::{
     parse_reader, Format, ParseOptions, SinkPart, SnapshotMeta, SnapshotSummary, TextError,
@@ -103,6 +104,8 @@ struct Run<'k> {
     kept: Vec<Observation>,
     trend: Trend,
     entries: SnapshotList,
+    /// With `--json`: every entry goes to a temporary file instead of `entries`.
+    spill: Option<Spill>,
     sum: StateCounts,
     /// The OS of every snapshot, or `Unknown` once two differ.
     os: Option<SourceOs>,
@@ -113,15 +116,21 @@ struct Run<'k> {
 }
 
 impl<'k> Run<'k> {
-    /// `keep_all`: every snapshot's entry is kept (`--json`, `-v`), not only the first and
-    /// last few.
-    fn new(kernel: &'k KernelContext, services: &'k ServiceNames, keep_all: bool) -> Run<'k> {
+    /// `keep_all`: every snapshot's entry is kept (`-v`, or `--json` without a spill file),
+    /// not only the first and last few; `spill`: they go there instead (`--json`).
+    fn new(
+        kernel: &'k KernelContext,
+        services: &'k ServiceNames,
+        keep_all: bool,
+        spill: Option<Spill>,
+    ) -> Run<'k> {
         Run {
             kernel,
             services,
             kept: Vec::new(),
             trend: Trend::new(),
             entries: SnapshotList::new(keep_all),
+            spill,
             sum: StateCounts::default(),
             os: None,
             any_sockets: false,
@@ -149,7 +158,7 @@ impl<'k> Run<'k> {
             Some(o) if o == os => Some(o),
             Some(_) => Some(SourceOs::Unknown),
         };
-        self.entries.push(SnapshotEntry {
+        let entry = SnapshotEntry {
             input: input.to_string(),
             index: s.index,
             format: s.format.name().to_string(),
@@ -166,7 +175,11 @@ impl<'k> Run<'k> {
                 .ss_summary
                 .as_ref()
                 .and_then(|x| serde_json::to_value(x).ok()),
-        });
+        };
+        match &mut self.spill {
+            Some(spill) => spill.push(&entry),
+            None => self.entries.push(entry),
+        }
         self.trend.observe(&obs);
         if self.kept.len() == 2 {
             self.kept.pop();
@@ -184,6 +197,66 @@ impl<'k> Run<'k> {
         r.total = self.sum.total();
         r.states = self.sum;
         r
+    }
+}
+
+/// Snapshot entries written to an unlinked temporary file as they come (JSON values, one per
+/// line), so that `--json` of a long log keeps none of them in memory (about 3 KB each); they
+/// are read back, one at a time, while the report is written.
+struct Spill {
+    w: BufWriter<File>,
+    /// The first write error; reported when the entries are read back, never dropped.
+    error: Option<io::Error>,
+}
+
+impl Spill {
+    fn create() -> io::Result<Spill> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "tcpdoctor-snapshots-{}-{nanos}",
+            std::process::id()
+        ));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        let _ = std::fs::remove_file(&path);
+        Ok(Spill {
+            w: BufWriter::with_capacity(1 << 16, f),
+            error: None,
+        })
+    }
+
+    fn push(&mut self, e: &SnapshotEntry) {
+        if self.error.is_some() {
+            return;
+        }
+        // As a value, so its keys come sorted like the rest of the report.
+        let written = serde_json::to_value(e)
+            .and_then(|v| serde_json::to_writer(&mut self.w, &v))
+            .map_err(io::Error::from)
+            .and_then(|()| self.w.write_all(b"\n"));
+        if let Err(err) = written {
+            self.error = Some(err);
+        }
+    }
+
+    /// The entries, in order.
+    fn read_back(self) -> io::Result<impl Iterator<Item = io::Result<serde_json::Value>>> {
+        if let Some(e) = self.error {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("writing the snapshot entries to a temporary file: {e}"),
+            ));
+        }
+        let mut f = self.w.into_inner().map_err(|e| e.into_error())?;
+        f.seek(SeekFrom::Start(0))?;
+        Ok(io::BufRead::lines(BufReader::new(f))
+            .map(|l| l.and_then(|l| serde_json::from_str(&l).map_err(io::Error::from))))
     }
 }
 
@@ -481,11 +554,21 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
     let mut skipped = Vec::new();
     let (mut unknown_total, mut skipped_total, mut duplicates) = (0u64, 0u64, 0u64);
     let kernel = &kernel;
+    let (spill, spill_note) = match g.json.then(Spill::create).transpose() {
+        Ok(s) => (s, None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "Could not create a temporary file in {} ({e}): every snapshot's entry was kept in memory instead.",
+                std::env::temp_dir().display()
+            )),
+        ),
+    };
     let run = std::thread::scope(|scope| -> Result<Run<'_>> {
         let stopped = || anyhow::anyhow!("the thread that diagnoses each snapshot stopped");
         let mut commit = Committer::new(
             scope,
-            Run::new(kernel, crate::cli::services(), g.json || a.verbose),
+            Run::new(kernel, crate::cli::services(), g.json || a.verbose, spill),
         );
         for name in &a.files {
             let mut f = open_input(name)?;
@@ -524,7 +607,8 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
     })?;
     unknown.truncate(KEEP_ROWS);
     skipped.truncate(KEEP_ROWS);
-    let diagnosis = run.combined();
+    let mut diagnosis = run.combined();
+    diagnosis.notes.extend(spill_note);
     let snapshots = run.entries;
 
     let mut formats: Vec<&str> = Vec::new();
@@ -559,8 +643,14 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
         scan,
     };
     if g.json {
-        out::print(&render_json(&report)?)?;
-        out::print("\n")?;
+        let mut more: Box<dyn Iterator<Item = io::Result<serde_json::Value>>> = match run.spill {
+            Some(spill) => Box::new(spill.read_back()?),
+            None => Box::new(std::iter::empty()),
+        };
+        let mut w = BufWriter::new(io::stdout().lock());
+        write_json(&report, &mut *more, &mut w)?;
+        w.write_all(b"\n")?;
+        w.flush()?;
     } else {
         out::print(&render_text(&report, &out::style(g.color), a.verbose))?;
     }
