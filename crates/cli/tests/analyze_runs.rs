@@ -235,3 +235,32 @@ fn snapshots_after_a_big_one_are_diagnosed_on_their_own_thread_in_order() {
     assert_eq!(series["value"], want.join(" -> "));
     assert_eq!(series["label"], "ESTABLISHED count every 2 scans of 41");
 }
+
+#[test]
+fn without_a_temporary_directory_json_keeps_the_entries_in_memory_and_says_so() {
+    let text = linux_snapshot(10) + &linux_snapshot(12);
+    let f = TempFile::new("no-tmp", &text);
+    let mut cmd = std::process::Command::new(common::BIN);
+    cmd.args(["analyze", "--json", f.0.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env("TMPDIR", "/nonexistent/tcpdoctor-test");
+    let out =
+        tcpdoctor_testkit::run_with_timeout(&mut cmd, std::time::Duration::from_secs(60)).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["snapshots"].as_array().unwrap().len(), 2);
+    assert_eq!(v["total"], 24);
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n
+                .starts_with("Could not create a temporary file in /nonexistent/tcpdoctor-test")),
+        "{notes:?}"
+    );
+}
