@@ -398,11 +398,12 @@ pub fn render_text(r: &AnalyzeReport, style: &Style, verbose: bool) -> String {
                 .map(|c| format!(" `{c}`"))
                 .unwrap_or_default();
             let mut l = format!(
-                "  snapshot {} (lines {}-{}){cmd}: {} sockets  {}\n",
+                "  snapshot {} (lines {}-{}){cmd}: {} socket{}  {}\n",
                 s.index + 1,
                 s.first_line,
                 s.last_line,
                 thousands(s.total),
+                if s.total == 1 { "" } else { "s" },
                 compact_states(&s.states)
             );
             for f in &s.findings {
