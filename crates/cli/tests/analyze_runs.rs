@@ -183,31 +183,40 @@ fn a_long_log_of_snapshots_keeps_every_entry_and_shows_a_spaced_series() {
 
 #[test]
 fn snapshots_after_a_big_one_are_diagnosed_on_their_own_thread_in_order() {
-    // A first snapshot of 70,000 rows moves the diagnosis of the snapshots that end after it to
-    // a thread of its own (65,536 rows and more), and the 40 small ones that follow go there in
-    // batches: every entry must still come in order, and the growth across all 41 be exact.
-    let mut text = String::from(LINUX_HEADER);
-    text.push_str(
-        "tcp        0      0 0.0.0.0:3306            0.0.0.0:*               LISTEN     \n",
-    );
-    for i in 0..70_000u32 {
-        text.push_str(&format!(
-            "tcp        0      0 10.0.0.1:3306           10.1.{}.{}:{}          ESTABLISHED\n",
-            i / 250,
-            i % 250 + 1,
-            40000 + i % 20000
-        ));
-    }
+    // A second snapshot of 70,000 rows moves the diagnosis of the snapshots that end from then
+    // on to a thread of its own (65,536 rows and more; one big snapshot stays here), and the 39
+    // small ones that follow go there in batches: every entry must still come in order, and
+    // the growth across all 41 be exact.
+    let big = || {
+        let mut text = String::from(LINUX_HEADER);
+        text.push_str(
+            "tcp        0      0 0.0.0.0:3306            0.0.0.0:*               LISTEN     \n",
+        );
+        for i in 0..70_000u32 {
+            text.push_str(&format!(
+                "tcp        0      0 10.0.0.1:3306           10.1.{}.{}:{}          ESTABLISHED\n",
+                i / 250,
+                i % 250 + 1,
+                40000 + i % 20000
+            ));
+        }
+        text
+    };
     let row = |i: usize| {
         format!(
             "tcp        0      0 10.0.0.1:3306           10.0.0.9:{}          ESTABLISHED\n",
             40000 + i
         )
     };
+    let mut text = big();
     for i in 0..10 {
         text.push_str(&row(i));
     }
-    for k in 1..=40usize {
+    text.push_str(&big());
+    for i in 0..11 {
+        text.push_str(&row(i));
+    }
+    for k in 2..=40usize {
         text.push_str(LINUX_HEADER);
         text.push_str(
             "tcp        0      0 0.0.0.0:3306            0.0.0.0:*               LISTEN     \n",
@@ -221,7 +230,8 @@ fn snapshots_after_a_big_one_are_diagnosed_on_their_own_thread_in_order() {
     let snaps = v["snapshots"].as_array().unwrap();
     assert_eq!(snaps.len(), 41);
     assert_eq!(snaps[0]["total"], 70_011);
-    for (k, s) in snaps.iter().enumerate().skip(1) {
+    assert_eq!(snaps[1]["total"], 70_012);
+    for (k, s) in snaps.iter().enumerate().skip(2) {
         assert_eq!(s["index"], k);
         assert_eq!(s["total"], 11 + k, "snapshot {k}");
     }
