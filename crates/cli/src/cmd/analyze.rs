@@ -60,27 +60,13 @@ const KEEP_ROWS: usize = 200;
 /// 65,536 ports is 8 KB, and a log of Windows `netstat` has thousands of snapshots).
 #[derive(Default)]
 struct Listeners {
+    /// By snapshot index.
     done: Vec<Box<[u16]>>,
     cur: Option<ListeningPorts>,
 }
 
-impl Listeners {
-    fn close(&mut self) {
-        if let Some(l) = self.cur.take() {
-            self.done.push(l.iter().collect());
-        }
-    }
-
-    /// The listening ports of every snapshot, by snapshot index.
-    fn finish(mut self) -> Vec<Box<[u16]>> {
-        self.close();
-        self.done
-    }
-}
-
 impl TextSink for Listeners {
     fn begin_snapshot(&mut self, _meta: &SnapshotMeta) {
-        self.close();
         self.cur = Some(ListeningPorts::new());
     }
     fn socket(&mut self, s: &Socket, _line: usize) {
@@ -89,7 +75,9 @@ impl TextSink for Listeners {
         }
     }
     fn end_snapshot(&mut self, _summary: &SnapshotSummary) {
-        self.close();
+        if let Some(l) = self.cur.take() {
+            self.done.push(l.iter().collect());
+        }
     }
 }
 
@@ -211,22 +199,8 @@ struct Spill {
 
 impl Spill {
     fn create() -> io::Result<Spill> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "tcpdoctor-snapshots-{}-{nanos}",
-            std::process::id()
-        ));
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        let _ = std::fs::remove_file(&path);
         Ok(Spill {
-            w: BufWriter::with_capacity(1 << 16, f),
+            w: BufWriter::with_capacity(1 << 16, unlinked_temp_file("snapshots")?),
             error: None,
         })
     }
@@ -284,8 +258,8 @@ impl Ended {
 struct Committer<'s, 'k> {
     scope: &'s std::thread::Scope<'s, 'k>,
     mode: Mode<'s, 'k>,
-    /// Snapshots of [`THREAD_ROWS`] rows or more diagnosed here.
-    big: u32,
+    /// A snapshot of [`THREAD_ROWS`] rows or more was diagnosed here.
+    seen_big: bool,
     batch: Vec<Ended>,
     batch_rows: u64,
 }
@@ -305,25 +279,40 @@ impl<'s, 'k> Committer<'s, 'k> {
         Committer {
             scope,
             mode: Mode::Here(Box::new(run)),
-            big: 0,
+            seen_big: false,
             batch: Vec::new(),
             batch_rows: 0,
         }
     }
 
-    /// Takes an ended snapshot; false once the diagnosing thread has stopped.
-    fn ended(&mut self, e: Ended) -> bool {
-        if let Mode::Here(run) = &mut self.mode {
-            if e.rows() < THREAD_ROWS || self.big == 0 {
-                if e.rows() >= THREAD_ROWS {
-                    self.big += 1;
-                }
+    /// Whether the diagnosing thread has stopped (nothing more can be committed).
+    fn stopped(&self) -> bool {
+        matches!(self.mode, Mode::Stopped)
+    }
+
+    /// Takes an ended snapshot (dropped once the diagnosing thread has stopped: the run then
+    /// ends in an error).
+    fn ended(&mut self, e: Ended) {
+        match &mut self.mode {
+            Mode::Stopped => return,
+            Mode::Here(run) if e.rows() < THREAD_ROWS || !self.seen_big => {
+                self.seen_big |= e.rows() >= THREAD_ROWS;
                 run.commit(&e.input, e.obs, &e.summary);
-                return true;
+                return;
             }
-            let Mode::Here(mut run) = std::mem::replace(&mut self.mode, Mode::Stopped) else {
-                return false;
-            };
+            Mode::Here(_) => self.start_thread(),
+            Mode::Thread { .. } => {}
+        }
+        self.batch_rows += e.rows();
+        self.batch.push(e);
+        if self.batch_rows >= BATCH_ROWS {
+            self.flush();
+        }
+    }
+
+    /// Moves the run to a thread of its own that commits what the channel brings.
+    fn start_thread(&mut self) {
+        if let Mode::Here(mut run) = std::mem::replace(&mut self.mode, Mode::Stopped) {
             let (to, ended) = sync_channel::<Vec<Ended>>(1);
             let handle = self.scope.spawn(move || {
                 for e in ended.into_iter().flatten() {
@@ -333,12 +322,6 @@ impl<'s, 'k> Committer<'s, 'k> {
             });
             self.mode = Mode::Thread { to, run: handle };
         }
-        self.batch_rows += e.rows();
-        self.batch.push(e);
-        if self.batch_rows >= BATCH_ROWS {
-            return self.flush();
-        }
-        !matches!(self.mode, Mode::Stopped)
     }
 
     /// Sends the snapshots held back; false once the diagnosing thread has stopped.
@@ -384,8 +367,6 @@ impl<'s, 'k> Committer<'s, 'k> {
 struct Collect<'a, 's, 'k> {
     input: &'a str,
     commit: &'a mut Committer<'s, 'k>,
-    /// The diagnosing thread has stopped: nothing more can be committed.
-    stopped: bool,
     listening: Option<Vec<Box<[u16]>>>,
     skip_below: usize,
     rerun_from: Option<usize>,
@@ -404,7 +385,6 @@ impl<'a, 's, 'k> Collect<'a, 's, 'k> {
         Collect {
             input,
             commit,
-            stopped: false,
             listening,
             skip_below,
             rerun_from: None,
@@ -468,9 +448,7 @@ impl TextSink for Collect<'_, '_, '_> {
                 obs: o,
                 summary: summary.clone(),
             };
-            if !self.commit.ended(ended) {
-                self.stopped = true;
-            }
+            self.commit.ended(ended);
         }
     }
     fn part(&mut self, of: usize) -> Option<Box<dyn SinkPart>> {
@@ -503,17 +481,23 @@ fn diag_os(os: tcpdoctor_text::SourceOs) -> SourceOs {
 }
 
 /// Opens an input twice-readable: a file as is, standard input spooled to an unlinked file.
+/// A read-write file in the temporary directory, unlinked at once: it goes away with the
+/// process, however that ends.
+fn unlinked_temp_file(tag: &str) -> io::Result<File> {
+    let path = std::env::temp_dir().join(format!("tcpdoctor-{tag}-{}", std::process::id()));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let _ = std::fs::remove_file(&path);
+    Ok(f)
+}
+
 fn open_input(name: &str) -> Result<File> {
     if name == "-" {
-        let dir = std::env::temp_dir();
-        let path = dir.join(format!("tcpdoctor-stdin-{}", std::process::id()));
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .with_context(|| format!("spooling standard input to {}", path.display()))?;
-        let _ = std::fs::remove_file(&path);
+        let mut f = unlinked_temp_file("stdin").context("spooling standard input")?;
         io::copy(&mut io::stdin().lock(), &mut f).context("reading standard input")?;
         f.seek(SeekFrom::Start(0))?;
         Ok(f)
@@ -588,12 +572,9 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
                 parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut pass1)
                     .map_err(|e| text_error(name, e))?;
                 f.seek(SeekFrom::Start(0))?;
-                c = Collect::new(name, &mut commit, Some(pass1.finish()), from);
+                c = Collect::new(name, &mut commit, Some(pass1.done), from);
                 stats = parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut c)
                     .map_err(|e| text_error(name, e))?;
-            }
-            if c.stopped {
-                return Err(stopped());
             }
             unknown_total += stats.unknown_rows;
             skipped_total += stats.skipped;
@@ -609,6 +590,9 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
             });
             unknown.extend(c.unknown);
             skipped.extend(c.skipped);
+            if commit.stopped() {
+                return Err(stopped());
+            }
         }
         commit.finish().ok_or_else(stopped)
     })?;
