@@ -89,8 +89,9 @@ impl Trend {
     }
 
     /// Series still followed (processes and peers of the first scan in a state that has not
-    /// decreased); for tests and memory accounting.
-    pub fn followed(&self) -> usize {
+    /// decreased).
+    #[cfg(test)]
+    fn followed(&self) -> usize {
         self.followed
             .iter()
             .map(|f| f.series.iter().flatten().count())
