@@ -1219,16 +1219,21 @@ fn big_mixed() -> Vec<u8> {
     out
 }
 
+/// The default options, read with `threads` worker threads.
+fn on_threads(threads: usize) -> ParseOptions {
+    ParseOptions {
+        threads,
+        ..ParseOptions::default()
+    }
+}
+
 #[test]
 fn threads_give_exactly_the_sequential_result() {
     let input = big_mixed();
     assert!(input.len() > 8 << 20, "{}", input.len());
     let mut logs = Vec::new();
     for threads in [1usize, 2, 3] {
-        let opts = ParseOptions {
-            threads,
-            ..ParseOptions::default()
-        };
+        let opts = on_threads(threads);
         let mut ev = Events::default();
         let stats = parse_reader(&input[..], &opts, &mut ev).unwrap();
         let mut log = ev.log;
@@ -1349,10 +1354,7 @@ impl TextSink for Split {
 #[test]
 fn parts_on_the_workers_get_exactly_the_sockets_the_sink_would() {
     let input = big_mixed();
-    let one = ParseOptions {
-        threads: 1,
-        ..ParseOptions::default()
-    };
+    let one = on_threads(1);
     let mut ev = Events::default();
     let s1 = parse_reader(&input[..], &one, &mut ev).unwrap();
     let mut want_sockets = ev.sockets;
@@ -1363,10 +1365,7 @@ fn parts_on_the_workers_get_exactly_the_sockets_the_sink_would() {
         .filter(|l| !l.starts_with("socket "))
         .collect();
     for threads in [2usize, 3] {
-        let opts = ParseOptions {
-            threads,
-            ..ParseOptions::default()
-        };
+        let opts = on_threads(threads);
         let mut sp = Split::default();
         let s = parse_reader(&input[..], &opts, &mut sp).unwrap();
         assert_eq!(s, s1);
@@ -1394,10 +1393,7 @@ fn parts_come_back_in_the_same_order_every_run() {
     // Which keys a capped aggregate keeps depends on the order the parts are merged in, so
     // the sink must get them back in a fixed order, not as the threads finish.
     let input = big_mixed();
-    let opts = ParseOptions {
-        threads: 2,
-        ..ParseOptions::default()
-    };
+    let opts = on_threads(2);
     let mut first: Option<Vec<String>> = None;
     for run in 0..6 {
         let mut sp = Split::default();
@@ -1440,17 +1436,11 @@ fn small_snapshots_are_delivered_without_parts() {
     }
     let input = text.into_bytes();
     assert!(input.len() > 2 << 20, "{}", input.len());
-    let one = ParseOptions {
-        threads: 1,
-        ..ParseOptions::default()
-    };
+    let one = on_threads(1);
     let mut ev = Events::default();
     let s1 = parse_reader(&input[..], &one, &mut ev).unwrap();
     assert_eq!(s1.snapshots, 4000);
-    let opts = ParseOptions {
-        threads: 2,
-        ..ParseOptions::default()
-    };
+    let opts = on_threads(2);
     let mut sp = Split::default();
     let s = parse_reader(&input[..], &opts, &mut sp).unwrap();
     assert_eq!(s, s1);
