@@ -268,7 +268,6 @@ impl Elided {
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotList {
     keep_all: bool,
-    count: usize,
     /// Every snapshot with `keep_all`; else the first ones.
     head: Vec<SnapshotEntry>,
     /// The latest ones (at most `SHOWN_AT_EACH_END + 2`, so that a summary always stands for
@@ -288,7 +287,6 @@ impl SnapshotList {
 
     /// Adds the next snapshot.
     pub fn push(&mut self, e: SnapshotEntry) {
-        self.count += 1;
         if self.keep_all || self.head.len() < SHOWN_AT_EACH_END {
             self.head.push(e);
             return;
@@ -310,12 +308,13 @@ impl SnapshotList {
 
     /// Number of snapshots pushed.
     pub fn len(&self) -> usize {
-        self.count
+        let elided = self.elided.as_ref().map_or(0, |x| x.count);
+        self.head.len() + self.tail.len() + usize::try_from(elided).unwrap_or(usize::MAX)
     }
 
     /// Whether none was pushed.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.head.is_empty()
     }
 
     /// The last snapshot pushed.
