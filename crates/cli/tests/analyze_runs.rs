@@ -85,30 +85,39 @@ fn linux_snapshot(tw: usize) -> String {
 }
 
 #[test]
-fn a_windows_snapshot_behind_a_linux_one_is_read_again_with_its_listeners() {
+fn windows_snapshots_behind_a_linux_one_are_read_again_with_their_listeners() {
     // Windows prints the listener after the connections: only a second reading that knows
     // the listening ports sees these TIME_WAIT as the server's (closed first by the server),
-    // not as 3,000 outgoing connections.
-    let mut text = linux_snapshot(3000);
-    text.push_str(
-        "\nActive Connections\n\n  Proto  Local Address          Foreign Address        State           PID\n",
-    );
-    for i in 0..3000 {
-        text.push_str(&format!(
-            "  TCP    10.0.0.1:443           10.1.{}.{}:{}         TIME_WAIT       0\n",
-            i / 200,
-            i % 200 + 1,
-            40000 + i
+    // not as 3,000 outgoing connections. The first reading learns the ports of the first
+    // Windows snapshot from its observation, and those of the next one while it only collects.
+    let windows = |port: u16| {
+        let mut t = String::from(
+            "\nActive Connections\n\n  Proto  Local Address          Foreign Address        State           PID\n",
+        );
+        for i in 0..3000 {
+            t.push_str(&format!(
+                "  TCP    10.0.0.1:{port:<5}         10.1.{}.{}:{}         TIME_WAIT       0\n",
+                i / 200,
+                i % 200 + 1,
+                40000 + i
+            ));
+        }
+        t.push_str(&format!(
+            "  TCP    0.0.0.0:{port:<5}          0.0.0.0:0              LISTENING       1234\n"
         ));
-    }
-    text.push_str("  TCP    0.0.0.0:443            0.0.0.0:0              LISTENING       1234\n");
+        t
+    };
+    let text = linux_snapshot(3000) + &windows(443) + &windows(8443);
     let f = TempFile::new("mixed", &text);
     let v = analyze_json(&f);
     assert_eq!(v["format"], "netstat-linux+windows-netstat");
-    assert_eq!(v["total"], 6002);
+    assert_eq!(v["total"], 9003);
     let snaps = v["snapshots"].as_array().unwrap();
-    assert_eq!(snaps.len(), 2);
-    for (s, format) in snaps.iter().zip(["netstat-linux", "windows-netstat"]) {
+    assert_eq!(snaps.len(), 3);
+    for (s, format) in snaps
+        .iter()
+        .zip(["netstat-linux", "windows-netstat", "windows-netstat"])
+    {
         assert_eq!(s["format"], format);
         assert_eq!(s["total"], 3001);
         assert_eq!(ids(&s["findings"]), ["time-wait-server-side"], "{format}");
@@ -116,7 +125,7 @@ fn a_windows_snapshot_behind_a_linux_one_is_read_again_with_its_listeners() {
     assert_eq!(ids(&v["findings"]), ["time-wait-server-side"]);
     let tw = &v["findings"][0];
     assert!(
-        tw["summary"].as_str().unwrap().contains("443"),
+        tw["summary"].as_str().unwrap().contains("8443"),
         "the combined diagnosis is the latest snapshot's: {}",
         tw["summary"]
     );

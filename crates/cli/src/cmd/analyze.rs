@@ -13,8 +13,8 @@
 //! Whether a TIME_WAIT sits on a listening port decides which side closed first, so listeners
 //! must be known before the connections: Linux `netstat`, `ss` and `/proc/net/tcp` list them
 //! first (kernel order, per family), so one pass does. Windows, BSD, PowerShell and bare pasted
-//! rows do not: at the first such snapshot the reading stops taking snapshots, a pass collects
-//! every snapshot's listening ports, and a third reading observes from that snapshot on.
+//! rows do not: at the first such snapshot the reading stops taking snapshots and only collects
+//! each snapshot's listening ports, and a second reading observes from that snapshot on.
 //! Standard input is spooled to an unlinked temporary file so it can be read again.
 //!
 //! On inputs over 1 MiB the sockets of the common Linux rows are observed on the parser's
@@ -56,13 +56,22 @@ const BATCH_ROWS: u64 = 4096;
 /// Unknown-state rows and skipped lines listed in the report (all are counted).
 const KEEP_ROWS: usize = 200;
 
-/// Pass 1: the listening ports of each snapshot, kept as a short list each (a set of all
-/// 65,536 ports is 8 KB, and a log of Windows `netstat` has thousands of snapshots).
+/// The listening ports of each snapshot, kept as a short list each (a set of all 65,536 ports
+/// is 8 KB, and a log of Windows `netstat` has thousands of snapshots): what the first reading
+/// of an input collects once it has met a snapshot that lists its listeners late.
 #[derive(Default)]
 struct Listeners {
     /// By snapshot index.
     done: Vec<Box<[u16]>>,
     cur: Option<ListeningPorts>,
+}
+
+impl Listeners {
+    /// Records the ports of snapshot `index`.
+    fn record(&mut self, index: usize, ports: &ListeningPorts) {
+        self.done.resize(index, Box::default());
+        self.done.push(ports.iter().collect());
+    }
 }
 
 impl TextSink for Listeners {
@@ -74,9 +83,9 @@ impl TextSink for Listeners {
             l.observe(s);
         }
     }
-    fn end_snapshot(&mut self, _summary: &SnapshotSummary) {
+    fn end_snapshot(&mut self, summary: &SnapshotSummary) {
         if let Some(l) = self.cur.take() {
-            self.done.push(l.iter().collect());
+            self.record(summary.index, &l);
         }
     }
 }
@@ -360,16 +369,17 @@ impl<'s, 'k> Committer<'s, 'k> {
 /// when it ends.
 ///
 /// Without listening ports given (the first reading of an input), a snapshot in a format that
-/// does not list its listeners first stops the reading from taking snapshots: the input is read
-/// again from that snapshot on, after a pass that collects the listening ports
-/// (`rerun_from`); the snapshots before it are already in the run (`skip_below` on the second
-/// reading).
+/// does not list its listeners first (`rerun_from`) stops the reading from taking snapshots:
+/// from then on it only collects each snapshot's listening ports (`found`), and the input is
+/// read a second time, with them, from that snapshot on; the snapshots before it are already
+/// in the run (`skip_below` on the second reading).
 struct Collect<'a, 's, 'k> {
     input: &'a str,
     commit: &'a mut Committer<'s, 'k>,
     listening: Option<Vec<Box<[u16]>>>,
     skip_below: usize,
     rerun_from: Option<usize>,
+    found: Listeners,
     cur: Option<Observation>,
     unknown: Vec<UnknownRow>,
     skipped: Vec<SkippedLine>,
@@ -388,6 +398,7 @@ impl<'a, 's, 'k> Collect<'a, 's, 'k> {
             listening,
             skip_below,
             rerun_from: None,
+            found: Listeners::default(),
             cur: None,
             unknown: Vec::new(),
             skipped: Vec::new(),
@@ -402,8 +413,12 @@ fn listeners_first(f: Format) -> bool {
 
 impl TextSink for Collect<'_, '_, '_> {
     fn begin_snapshot(&mut self, meta: &SnapshotMeta) {
-        if self.rerun_from.is_some() || meta.index < self.skip_below {
-            self.cur = None;
+        self.cur = None;
+        if self.rerun_from.is_some() {
+            self.found.begin_snapshot(meta);
+            return;
+        }
+        if meta.index < self.skip_below {
             return;
         }
         let listening = self
@@ -418,9 +433,10 @@ impl TextSink for Collect<'_, '_, '_> {
         };
         self.cur = Some(Observation::new(&meta.info, cfg));
     }
-    fn socket(&mut self, s: &Socket, _line: usize) {
-        if let Some(o) = self.cur.as_mut() {
-            o.socket(s);
+    fn socket(&mut self, s: &Socket, line: usize) {
+        match self.cur.as_mut() {
+            Some(o) => o.socket(s),
+            None => self.found.socket(s, line),
         }
     }
     fn unknown_row(&mut self, row: &UnknownRow) {
@@ -439,9 +455,13 @@ impl TextSink for Collect<'_, '_, '_> {
         }
     }
     fn end_snapshot(&mut self, summary: &SnapshotSummary) {
-        let Some(o) = self.cur.take() else { return };
+        let Some(o) = self.cur.take() else {
+            self.found.end_snapshot(summary);
+            return;
+        };
         if self.listening.is_none() && !listeners_first(summary.format) {
             self.rerun_from = Some(summary.index);
+            self.found.record(summary.index, &o.listening);
         } else {
             let ended = Ended {
                 input: self.input.to_string(),
@@ -567,12 +587,9 @@ pub fn run(g: &Global, a: &AnalyzeArgs) -> Result<ExitCode> {
             let mut stats = parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut c)
                 .map_err(|e| text_error(name, e))?;
             if let Some(from) = c.rerun_from {
+                let listening = std::mem::take(&mut c.found.done);
                 f.seek(SeekFrom::Start(0))?;
-                let mut pass1 = Listeners::default();
-                parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut pass1)
-                    .map_err(|e| text_error(name, e))?;
-                f.seek(SeekFrom::Start(0))?;
-                c = Collect::new(name, &mut commit, Some(pass1.done), from);
+                c = Collect::new(name, &mut commit, Some(listening), from);
                 stats = parse_reader(BufReader::with_capacity(1 << 20, &f), &opts, &mut c)
                     .map_err(|e| text_error(name, e))?;
             }
