@@ -11,8 +11,8 @@ use crate::dedupe::{fingerprint, Dedupe, Seen};
 use crate::endpoint::{looks_like_endpoint, parse_u64, Resolver};
 use crate::rows::{
     fast_linux_row, inet_row, pasted_row, proc_row, proc_shape, proto_index, ps_row, solaris_row,
-    solaris_shape, ss_row, ss_state, tokenize, Compact, InetKind, InetLayout, ProcOpts, PsLayout,
-    Row, RowFacts, RowState, SsContext, SsLayout, SsStar, StateCol, Toks,
+    solaris_shape, ss_row, ss_state, tokenize, trim_blanks_end, Compact, InetKind, InetLayout,
+    ProcOpts, PsLayout, Row, RowFacts, RowState, SsContext, SsLayout, SsStar, StateCol, Toks,
 };
 use crate::words::{proto_word, Proto};
 use std::net::{IpAddr, Ipv4Addr};
@@ -676,18 +676,7 @@ impl Parser {
         if self.line_no == 1 {
             line = line.strip_prefix('\u{FEFF}').unwrap_or(line);
         }
-        // Trailing blanks (ASCII only, so the cut stays on a char boundary).
-        let lb = line.as_bytes();
-        let mut end = lb.len();
-        while end > 0
-            && matches!(
-                lb[end - 1],
-                b' ' | b'\t' | b'\r' | b'\n' | b'\x0b' | b'\x0c'
-            )
-        {
-            end -= 1;
-        }
-        let line = line.get(..end).unwrap_or(line);
+        let line = trim_blanks_end(line);
         let mut spans = std::mem::take(&mut self.spans);
         tokenize(line, &mut spans, MAX_TOKENS);
         if spans.is_empty() {

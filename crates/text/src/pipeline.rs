@@ -28,7 +28,9 @@ use crate::api::{
 };
 use crate::dedupe::fingerprint;
 use crate::parser::{build_compact, fast_user_inode, read_row, OwnerCache, Parser, Pre, Section};
-use crate::rows::{fast_linux_row, tokenize, Compact, Row, RowFacts, RowState, SsContext, Toks};
+use crate::rows::{
+    fast_linux_row, tokenize, trim_blanks_end, Compact, Row, RowFacts, RowState, SsContext, Toks,
+};
 use crate::words::proto_word;
 use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -171,13 +173,7 @@ fn read_line(
         socks.push(blank());
     }
     let text = std::str::from_utf8(bytes).ok()?;
-    let mut line = text.strip_suffix('\r').unwrap_or(text);
-    let lb = line.as_bytes();
-    let mut e = lb.len();
-    while e > 0 && matches!(lb[e - 1], b' ' | b'\t' | b'\r' | b'\n' | b'\x0b' | b'\x0c') {
-        e -= 1;
-    }
-    line = line.get(..e)?;
+    let line = trim_blanks_end(text.strip_suffix('\r').unwrap_or(text));
     tokenize(line, spans, 96);
     if spans.is_empty() {
         return None;

@@ -1716,6 +1716,12 @@ pub(crate) fn pasted_row(t: &Toks<'_>, res: &Resolver<'_>, sock: &mut Socket) ->
     Row::Tcp(RowState::Known(state))
 }
 
+/// `line` without its trailing blanks (space, tab, CR, LF, VT, FF; ASCII only, so the cut
+/// stays on a char boundary).
+pub(crate) fn trim_blanks_end(line: &str) -> &str {
+    line.trim_end_matches([' ', '\t', '\r', '\n', '\x0b', '\x0c'])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
