@@ -347,8 +347,8 @@ pub(crate) fn close_wait_leak(ctx: &Ctx<'_>) -> Vec<Finding> {
     }
     f.explanation = "The peer sent its FIN first; the kernel acknowledged it and the socket \
         waits in CLOSE_WAIT until the owning process calls close() (tcp-facts 14.3). The owner \
-        is not known from this input; on the host run `ss -tanp state close-wait` (or tcpdoctor \
-        -p as root) to name it."
+        is not known from this input; on the host run `ss -tanp state close-wait` or \
+        `tcpdoctor ls --state close-wait -p` as root to name it."
         .to_string();
     common_texts(&mut f, "the owning application", any_mysql);
     out.push(f);
